@@ -1,0 +1,123 @@
+"""Token counting for vocabularies, columnar and mergeable.
+
+A batch of tokens becomes a small Arrow table of ``(token, count)`` rows; tables
+merge by a grouped sum. Tokens are assigned to shards by a stable byte hash so
+that a pipeline can combine each shard on a different worker: no single worker
+ever holds every distinct token of a large vocabulary until the final
+selection, which keeps only what passes ``frequency_threshold`` and ``top_k``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_TOKEN = "token"
+_COUNT = "count"
+EMPTY_COUNTS = pa.table({_TOKEN: pa.array([], pa.binary()), _COUNT: pa.array([], pa.int64())})
+
+
+def _as_binary(tokens) -> pa.Array:
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    if isinstance(tokens, pa.Array):
+        if pa.types.is_large_string(tokens.type) or pa.types.is_large_binary(tokens.type):
+            tokens = tokens.cast(pa.large_binary()).cast(pa.binary())
+        return tokens.cast(pa.binary())
+    flat = np.asarray(tokens, dtype=object).ravel()
+    return pa.array(flat, type=pa.binary())
+
+
+def count_tokens(tokens) -> pa.Table:
+    """Distinct tokens of one batch with their counts.
+
+    ``tokens`` is an Arrow string/binary array or a numpy array of bytes/str of
+    any shape (it is flattened).
+    """
+    array = _as_binary(tokens)
+    if len(array) == 0:
+        return EMPTY_COUNTS
+    counts = pc.value_counts(array)
+    return pa.table({_TOKEN: counts.field("values"), _COUNT: counts.field("counts").cast(pa.int64())})
+
+
+def merge_counts(tables: list[pa.Table]) -> pa.Table:
+    """Sum the counts of equal tokens over several count tables."""
+    tables = [t for t in tables if t.num_rows]
+    if not tables:
+        return EMPTY_COUNTS
+    if len(tables) == 1:
+        return tables[0]
+    merged = pa.concat_tables(tables).group_by(_TOKEN).aggregate([(_COUNT, "sum")])
+    return pa.table({_TOKEN: merged[_TOKEN], _COUNT: merged[f"{_COUNT}_sum"]})
+
+
+def shard_ids(tokens: pa.Array, num_shards: int) -> np.ndarray:
+    """A stable shard in ``[0, num_shards)`` per token, computed from its bytes.
+
+    The same token lands in the same shard in every batch, process and run.
+    """
+    tokens = _as_binary(tokens)
+    n = len(tokens)
+    if n == 0 or num_shards == 1:
+        return np.zeros(n, np.int64)
+    offsets = np.frombuffer(tokens.buffers()[1], np.int32)[tokens.offset : tokens.offset + n + 1]
+    data = np.frombuffer(tokens.buffers()[2], np.uint8) if tokens.buffers()[2] else np.zeros(0, np.uint8)
+    starts, ends = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
+    lengths = ends - starts
+    used = data[offsets[0] : offsets[-1]].astype(np.int64)
+    position = np.arange(len(used), dtype=np.int64) - np.repeat(starts - offsets[0], lengths)
+    weighted = used * (position % 61 + 1) * 2654435761 % 4294967291
+    cumulative = np.concatenate([[0], np.cumsum(weighted)])
+    token_sum = cumulative[ends - offsets[0]] - cumulative[starts - offsets[0]]
+    return (token_sum * 31 + lengths) % num_shards
+
+
+def split_by_shard(counts: pa.Table, num_shards: int) -> list[tuple[int, pa.Table]]:
+    """``(shard, table)`` for every non-empty shard of a count table."""
+    if counts.num_rows == 0:
+        return []
+    shards = shard_ids(counts[_TOKEN].combine_chunks(), num_shards)
+    order = np.argsort(shards, kind="stable")
+    sorted_shards = shards[order]
+    bounds = np.flatnonzero(np.diff(sorted_shards)) + 1
+    pieces = []
+    for part in np.split(order, bounds):
+        pieces.append((int(shards[part[0]]), counts.take(pa.array(part))))
+    return pieces
+
+
+def select(counts: pa.Table, top_k: int | None, frequency_threshold: int | None) -> pa.Table:
+    """Tokens kept by a vocabulary, in vocabulary order.
+
+    tf.Transform's order: count descending, ties broken by token bytes
+    descending; ``frequency_threshold`` keeps counts ``>=`` it; ``top_k`` keeps
+    the first ``k`` after that. Applying this per shard and again on the union of
+    the shard results gives the same answer as applying it once.
+    """
+    if frequency_threshold is not None and frequency_threshold > 0:
+        counts = counts.filter(pc.greater_equal(counts[_COUNT], frequency_threshold))
+    if counts.num_rows == 0:
+        return EMPTY_COUNTS
+    order = pc.sort_indices(counts, sort_keys=[(_COUNT, "descending"), (_TOKEN, "descending")])
+    if top_k is not None:
+        order = order[:top_k]
+    return counts.take(order)
+
+
+def tokens_of(counts: pa.Table) -> np.ndarray:
+    """The token column as a numpy object array of bytes."""
+    return np.array(counts[_TOKEN].to_pylist(), dtype=object)
+
+
+def counts_of(counts: pa.Table) -> np.ndarray:
+    return counts[_COUNT].to_numpy()
+
+
+def write_vocabulary_file(path: str, tokens) -> None:
+    """Write tokens one per line (bytes, in vocabulary order), as tf.Transform does."""
+    with open(path, "wb") as handle:
+        for token in tokens:
+            handle.write(token if isinstance(token, bytes) else str(token).encode())
+            handle.write(b"\n")

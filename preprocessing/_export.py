@@ -1,0 +1,115 @@
+"""Export: the preprocessing_fn with every analyzer result frozen in, as a SavedModel.
+
+One TF1-format SavedModel (tag ``serve``) with three signatures over the same
+constants and vocabulary assets:
+
+- ``serving_default``: one input per raw feature the fn reads, ``[None]``;
+- ``transform_examples``: ``examples``, serialized tf.Example protos, ``[None]``;
+- ``transform_signature``: like ``serving_default``; the key tf.Transform's
+  ``TFTransformOutput`` looks for.
+
+Loading it needs TensorFlow only.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from preprocessing._schema import Schema
+from preprocessing._tracing import call_preprocessing_fn, raw_placeholders
+
+SERVING_SIGNATURE = "serving_default"
+EXAMPLES_SIGNATURE = "transform_examples"
+TFT_SIGNATURE = "transform_signature"
+EXAMPLES_INPUT = "examples"
+
+
+@dataclass(frozen=True)
+class OutputInfo:
+    """Type and instance shape of one output of the preprocessing_fn."""
+
+    name: str
+    dtype: str  # float | int | string
+    shape: tuple[int, ...]
+
+
+def _feature_spec(schema: Schema) -> dict:
+    spec = {}
+    for feature in schema.features:
+        default = feature.default
+        if default is not None and feature.type == "string" and isinstance(default, str):
+            default = default.encode()
+        spec[feature.name] = tf.io.FixedLenFeature([], feature.tf_dtype, default_value=default)
+    return spec
+
+
+def _signature(inputs: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tensor]):
+    return tf.compat.v1.saved_model.signature_def_utils.predict_signature_def(dict(inputs), dict(outputs))
+
+
+def _output_info(name: str, tensor: tf.Tensor) -> OutputInfo:
+    kind = "string" if tensor.dtype == tf.string else ("float" if tensor.dtype.is_floating else "int")
+    instance = tensor.shape[1:]
+    if not instance.is_fully_defined():
+        raise ValueError(f"output {name!r} must have a fixed instance shape; got {tensor.shape}")
+    return OutputInfo(name, kind, tuple(instance.as_list()))
+
+
+def export_transform_fn(
+    preprocessing_fn: Callable,
+    schema: Schema,
+    values: Mapping[str, tuple],
+    export_dir: str,
+) -> list[OutputInfo]:
+    """Write the SavedModel to ``export_dir`` (which must not exist); return output infos."""
+    asset_dir = tempfile.mkdtemp(prefix="featurebeam_assets_")
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            served = call_preprocessing_fn(preprocessing_fn, raw_placeholders(schema), values, asset_dir)
+            read = schema.select(served.features_read)
+            examples = tf.compat.v1.placeholder(tf.string, [None], name=EXAMPLES_INPUT)
+            with tf.name_scope(EXAMPLES_SIGNATURE):
+                parsed = tf.io.parse_example(examples, _feature_spec(read))
+                from_examples = call_preprocessing_fn(preprocessing_fn, parsed, values, asset_dir)
+            signatures = {
+                SERVING_SIGNATURE: _signature(served.inputs, served.outputs),
+                TFT_SIGNATURE: _signature(served.inputs, served.outputs),
+                EXAMPLES_SIGNATURE: _signature({EXAMPLES_INPUT: examples}, from_examples.outputs),
+            }
+            init_op = tf.compat.v1.tables_initializer(name="init_all_tables")
+            builder = tf.compat.v1.saved_model.Builder(export_dir)
+            with tf.compat.v1.Session(graph=graph) as session:
+                session.run(init_op)
+                builder.add_meta_graph_and_variables(
+                    session,
+                    [tf.compat.v1.saved_model.tag_constants.SERVING],
+                    signature_def_map=signatures,
+                    assets_collection=tf.compat.v1.get_collection(tf.compat.v1.GraphKeys.ASSET_FILEPATHS),
+                    main_op=init_op,
+                    strip_default_attrs=True,
+                )
+            builder.save()
+        return [_output_info(name, tensor) for name, tensor in served.outputs.items()]
+    finally:
+        shutil.rmtree(asset_dir, ignore_errors=True)
+
+
+def export_to(preprocessing_fn, schema, values, export_dir) -> list[OutputInfo]:
+    """Export into ``export_dir`` atomically: written beside it, then renamed."""
+    parent = os.path.dirname(os.path.abspath(export_dir))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".transform_fn-", dir=parent)
+    target = os.path.join(staging, "saved_model")
+    infos = export_transform_fn(preprocessing_fn, schema, values, target)
+    if os.path.exists(export_dir):
+        shutil.rmtree(export_dir)
+    os.replace(target, export_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+    return infos

@@ -1,0 +1,252 @@
+"""Tracing a preprocessing_fn into a TensorFlow graph.
+
+A preprocessing_fn is traced in TF1 graph mode over one placeholder per raw
+feature. Every analyzer call records an ``AnalyzerCall`` (its spec and the
+tensors it consumes) and returns tensors standing for its result: constants
+when the result is already known (``values``), placeholders otherwise.
+Analyzers are keyed by their name scope relative to the trace root, so the
+same preprocessing_fn traced again (in another process, in another scope)
+gives every analyzer the same key.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import tensorflow as tf
+
+from analyzers import AnalyzerSpec, VocabularySpec, write_vocabulary_file
+from preprocessing._schema import Schema
+
+_LOCAL = threading.local()
+
+
+class PreprocessingError(Exception):
+    """A user error found while tracing a preprocessing_fn."""
+
+
+@dataclass(frozen=True)
+class AnalyzerCall:
+    """One analyzer in a traced graph: what it computes, from which tensors."""
+
+    spec: AnalyzerSpec
+    inputs: tuple[tf.Tensor, ...]
+    outputs: tuple[tf.Tensor, ...]
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+
+@dataclass
+class _TraceContext:
+    graph: tf.Graph
+    values: Mapping[str, tuple]
+    asset_dir: str | None
+    scope_root: str
+    calls: list[AnalyzerCall] = field(default_factory=list)
+    # vocabulary filename tensor -> tokens (known), None (unknown) or asset path tensor (export)
+    vocabularies: dict = field(default_factory=dict)
+    asset_paths: dict[str, tf.Tensor] = field(default_factory=dict)
+
+    def key_here(self) -> str:
+        scope = self.graph.get_name_scope()
+        if self.scope_root and scope.startswith(self.scope_root + "/"):
+            scope = scope[len(self.scope_root) + 1 :]
+        return scope
+
+
+def current_context() -> _TraceContext:
+    context = getattr(_LOCAL, "context", None)
+    if context is None or tf.compat.v1.get_default_graph() is not context.graph:
+        raise PreprocessingError(
+            "featurebeam analyzers (pp.mean, pp.vocabulary, ...) can only be called inside a "
+            "preprocessing_fn that featurebeam is tracing"
+        )
+    return context
+
+
+def register_analyzer(
+    make_spec: Callable[[str], AnalyzerSpec],
+    inputs: list[tf.Tensor],
+    outputs: list[tuple[tf.DType, list]],
+) -> list[tf.Tensor]:
+    """Record an analyzer in the current trace and return tensors for its results.
+
+    Must be called inside the analyzer's own name scope, which becomes its key.
+    """
+    context = current_context()
+    spec = make_spec(context.key_here())
+    known = context.values.get(spec.key)
+    if known is not None:
+        tensors = [tf.constant(np.asarray(value), dtype) for value, (dtype, _) in zip(known, outputs)]
+    else:
+        tensors = [
+            tf.compat.v1.placeholder(dtype, shape, name=f"analyzer_output_{i}")
+            for i, (dtype, shape) in enumerate(outputs)
+        ]
+    context.calls.append(AnalyzerCall(spec, tuple(inputs), tuple(tensors)))
+    return tensors
+
+
+def register_vocabulary(spec_for_key: Callable[[str], VocabularySpec], tokens: tf.Tensor) -> tf.Tensor:
+    """Record a vocabulary analyzer; returns a scalar string tensor naming it.
+
+    Like tf.Transform, the result is the vocabulary's file name; pass it to
+    ``apply_vocabulary``. In an exported graph it is the path of an asset file.
+    """
+    context = current_context()
+    spec = spec_for_key(context.key_here())
+    known = context.values.get(spec.key)
+    if known is None:
+        filename = tf.compat.v1.placeholder(tf.string, [], name="vocabulary_file")
+        context.vocabularies[filename.ref()] = None
+    elif context.asset_dir is not None:
+        filename = _vocabulary_asset(context, spec.vocab_filename, known[0])
+        context.vocabularies[filename.ref()] = filename
+    else:
+        filename = tf.constant(spec.vocab_filename, tf.string, name="vocabulary_file")
+        context.vocabularies[filename.ref()] = np.asarray(known[0], dtype=object)
+    context.calls.append(AnalyzerCall(spec, (tokens,), (filename,)))
+    return filename
+
+
+def _vocabulary_asset(context: _TraceContext, vocab_filename: str, tokens) -> tf.Tensor:
+    if vocab_filename not in context.asset_paths:
+        path = os.path.join(context.asset_dir, vocab_filename)
+        write_vocabulary_file(path, tokens)
+        context.asset_paths[vocab_filename] = path
+    path_tensor = tf.constant(context.asset_paths[vocab_filename], tf.string, name="vocabulary_file")
+    tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.ASSET_FILEPATHS, path_tensor)
+    return path_tensor
+
+
+def lookup_vocabulary(filename: tf.Tensor):
+    """What the trace knows of a vocabulary filename tensor.
+
+    Returns ``("unknown", None)``, ``("tokens", array)``, ``("asset", tensor)`` or
+    ``("file", tensor)`` for a filename the preprocessing_fn made itself.
+    """
+    context = current_context()
+    ref = filename.ref() if isinstance(filename, tf.Tensor) else None
+    if ref is None or ref not in context.vocabularies:
+        return "file", tf.convert_to_tensor(filename, tf.string)
+    entry = context.vocabularies[ref]
+    if entry is None:
+        return "unknown", None
+    if isinstance(entry, tf.Tensor):
+        return "asset", entry
+    return "tokens", entry
+
+
+class _FeatureReader(Mapping):
+    """The ``inputs`` dict handed to a preprocessing_fn; records what it reads."""
+
+    def __init__(self, tensors: Mapping[str, tf.Tensor]):
+        self._tensors = dict(tensors)
+        self.read: list[str] = []
+
+    def __getitem__(self, name):
+        if name not in self._tensors:
+            available = ", ".join(sorted(self._tensors))
+            raise PreprocessingError(
+                f"preprocessing_fn reads feature {name!r}, which the data does not have; "
+                f"available features: {available}"
+            )
+        if name not in self.read:
+            self.read.append(name)
+        return self._tensors[name]
+
+    def __iter__(self):
+        return iter(self._tensors)
+
+    def __len__(self):
+        return len(self._tensors)
+
+    def copy(self):
+        return dict(self._tensors)
+
+
+@dataclass
+class Trace:
+    """A traced preprocessing_fn: its graph, inputs, outputs and analyzers."""
+
+    graph: tf.Graph
+    inputs: dict[str, tf.Tensor]
+    outputs: dict[str, tf.Tensor]
+    calls: list[AnalyzerCall]
+    features_read: list[str]
+    asset_paths: dict[str, tf.Tensor]
+
+
+def call_preprocessing_fn(
+    preprocessing_fn: Callable,
+    features: Mapping[str, tf.Tensor],
+    values: Mapping[str, tuple] | None = None,
+    asset_dir: str | None = None,
+) -> Trace:
+    """Call ``preprocessing_fn`` on ``features`` in the current graph and scope."""
+    graph = tf.compat.v1.get_default_graph()
+    context = _TraceContext(graph, values or {}, asset_dir, graph.get_name_scope())
+    reader = _FeatureReader(features)
+    previous = getattr(_LOCAL, "context", None)
+    _LOCAL.context = context
+    try:
+        outputs = preprocessing_fn(reader)
+    finally:
+        _LOCAL.context = previous
+    outputs = _check_outputs(outputs)
+    inputs = {name: features[name] for name in reader.read}
+    return Trace(graph, inputs, outputs, context.calls, list(reader.read), context.asset_paths)
+
+
+def _check_outputs(outputs) -> dict[str, tf.Tensor]:
+    if not isinstance(outputs, Mapping) or not outputs:
+        raise PreprocessingError(
+            f"preprocessing_fn must return a non-empty dict of output name -> tensor; got {type(outputs).__name__}"
+        )
+    checked = {}
+    for name, tensor in outputs.items():
+        if not isinstance(name, str):
+            raise PreprocessingError(f"preprocessing_fn output names must be strings; got {name!r}")
+        if not isinstance(tensor, tf.Tensor):
+            raise PreprocessingError(
+                f"preprocessing_fn output {name!r} must be a dense tf.Tensor; got {type(tensor).__name__}"
+            )
+        if tensor.shape.rank is None or tensor.shape.rank < 1:
+            raise PreprocessingError(
+                f"preprocessing_fn output {name!r} must have a batch dimension; got shape {tensor.shape}"
+            )
+        checked[name] = tensor
+    return checked
+
+
+def raw_placeholders(schema: Schema) -> dict[str, tf.Tensor]:
+    """One ``[None]`` placeholder per raw feature, named after it."""
+    return {
+        f.name: tf.compat.v1.placeholder(f.tf_dtype, [None], name=_safe_op_name(f.name))
+        for f in schema.features
+    }
+
+
+def _safe_op_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "_" for c in name)
+    if not cleaned or not (cleaned[0].isalnum() or cleaned[0] == "."):
+        cleaned = "f_" + cleaned
+    return cleaned
+
+
+def trace(
+    preprocessing_fn: Callable,
+    schema: Schema,
+    values: Mapping[str, tuple] | None = None,
+    asset_dir: str | None = None,
+) -> Trace:
+    """Trace ``preprocessing_fn`` in a new graph over placeholders for ``schema``."""
+    graph = tf.Graph()
+    with graph.as_default():
+        return call_preprocessing_fn(preprocessing_fn, raw_placeholders(schema), values, asset_dir)
