@@ -1,0 +1,81 @@
+"""Beam CombineFns carrying the analyzer math. Thin adapters: the math is in the specs."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+
+from analyzers import _vocabulary
+from analyzers._specs import AnalyzerSpec
+
+
+class FusedAnalyzersCombineFn(beam.CombineFn):
+    """All numeric analyzers of one phase in one combine.
+
+    Input: ``{key: tuple of numpy arrays}`` for one batch. Accumulator: a list
+    with one accumulator per spec, in spec order. ``merge_accumulators`` mutates
+    only the first accumulator it is given. Output: ``{key: tuple of arrays}``.
+    """
+
+    def __init__(self, specs: list[AnalyzerSpec]):
+        self._specs = list(specs)
+
+    def create_accumulator(self):
+        return [spec.create() for spec in self._specs]
+
+    def add_input(self, accumulator, inputs):
+        for i, spec in enumerate(self._specs):
+            accumulator[i] = spec.add(accumulator[i], inputs[spec.key])
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for other in accumulators:
+            for i, spec in enumerate(self._specs):
+                merged[i] = spec.merge(merged[i], other[i])
+        return merged
+
+    def compact(self, accumulator):
+        for item in accumulator:
+            if hasattr(item, "compact"):
+                item.compact()
+        return accumulator
+
+    def extract_output(self, accumulator):
+        return {spec.key: spec.extract(acc) for spec, acc in zip(self._specs, accumulator)}
+
+
+class TokenCountsCombineFn(beam.CombineFn):
+    """Sums per-token counts of one (vocabulary, shard).
+
+    Input and output: Arrow tables of ``(token, count)``. Accumulator: a list of
+    such tables, folded into one whenever it grows past a few entries, so
+    memory stays proportional to the number of distinct tokens. Only the first
+    accumulator passed to ``merge_accumulators`` is mutated.
+    """
+
+    _FOLD_AT = 16
+
+    def create_accumulator(self):
+        return []
+
+    def add_input(self, accumulator, counts):
+        accumulator.append(counts)
+        if len(accumulator) >= self._FOLD_AT:
+            accumulator[:] = [_vocabulary.merge_counts(accumulator)]
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for other in accumulators:
+            merged.extend(other)
+            if len(merged) >= self._FOLD_AT:
+                merged[:] = [_vocabulary.merge_counts(merged)]
+        return merged
+
+    def compact(self, accumulator):
+        return [_vocabulary.merge_counts(accumulator)] if len(accumulator) > 1 else accumulator
+
+    def extract_output(self, accumulator):
+        return _vocabulary.merge_counts(accumulator)

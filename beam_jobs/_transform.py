@@ -1,0 +1,58 @@
+"""Writing the transform_fn and applying it to RecordBatches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import apache_beam as beam
+import pyarrow as pa
+
+from preprocessing import Schema, engine
+
+TRANSFORM_FN_DIR = "transform_fn"
+TRANSFORMED_METADATA_DIR = "transformed_metadata"
+
+
+def write_transform_fn(values: dict, preprocessing_fn: Callable, schema: Schema, output_dir: str) -> str:
+    """Export the SavedModel and transformed_metadata under ``output_dir``; return ``output_dir``."""
+    infos = engine.export_to(preprocessing_fn, schema, values, os.path.join(output_dir, TRANSFORM_FN_DIR))
+    engine.write_transformed_metadata(os.path.join(output_dir, TRANSFORMED_METADATA_DIR), infos)
+    return output_dir
+
+
+class WriteTransformFn(beam.PTransform):
+    """``{key: result}`` singleton -> the output directory holding ``transform_fn/``."""
+
+    def __init__(self, preprocessing_fn: Callable, schema: Schema, output_dir: str):
+        super().__init__()
+        self._fn, self._schema, self._output_dir = preprocessing_fn, schema, output_dir
+
+    def expand(self, values):
+        return values | "Export" >> beam.Map(write_transform_fn, self._fn, self._schema, self._output_dir)
+
+
+class _ApplyTransformFn(beam.DoFn):
+    """Runs the exported SavedModel on each RecordBatch; loaded once per DoFn instance."""
+
+    def __init__(self):
+        self._loaded_from = None
+        self._transform_fn = None
+
+    def process(self, batch: pa.RecordBatch, output_dir: str):
+        if self._loaded_from != output_dir:
+            self._transform_fn = engine.TransformFn(os.path.join(output_dir, TRANSFORM_FN_DIR))
+            self._names = sorted(self._transform_fn.output_names)
+            self._loaded_from = output_dir
+        if batch.num_rows == 0:
+            return
+        outputs = self._transform_fn(batch)
+        yield pa.RecordBatch.from_arrays([engine.to_arrow(outputs[name]) for name in self._names], self._names)
+
+
+class ApplyTransformFn(beam.PTransform):
+    """``(PCollection[RecordBatch], transform_fn dir singleton)`` -> transformed RecordBatches."""
+
+    def expand(self, batches_and_transform_fn):
+        batches, transform_fn = batches_and_transform_fn
+        return batches | "Transform" >> beam.ParDo(_ApplyTransformFn(), beam.pvalue.AsSingleton(transform_fn))
