@@ -155,3 +155,4 @@ class VocabularySpec(AnalyzerSpec):
     top_k: int | None
     frequency_threshold: int | None
     vocab_filename: str
+    dtype: str = "string"  # of the tokens before counting: 'string' or 'int'

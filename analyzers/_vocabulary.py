@@ -29,17 +29,29 @@ def _as_binary(tokens) -> pa.Array:
     return pa.array(flat, type=pa.binary())
 
 
+# tf.Transform writes vocabularies as text, one token per line: it never counts
+# the empty token or tokens holding a line break, and writes this line for a
+# vocabulary that came out empty (its size then counts as 1).
+EMPTY_VOCABULARY_DUMMY = {"string": b"49d0cd50-04bb-48c0-bc6f-5b575dce351a", "int": b"-1"}
+
+
 def count_tokens(tokens) -> pa.Table:
     """Distinct tokens of one batch with their counts.
 
     ``tokens`` is an Arrow string/binary array or a numpy array of bytes/str of
-    any shape (it is flattened).
+    any shape (it is flattened). Empty tokens and tokens containing ``\n`` or
+    ``\r`` are not counted, as in tf.Transform's text vocabularies.
     """
     array = _as_binary(tokens)
     if len(array) == 0:
         return EMPTY_COUNTS
     counts = pc.value_counts(array)
-    return pa.table({_TOKEN: counts.field("values"), _COUNT: counts.field("counts").cast(pa.int64())})
+    values, frequencies = counts.field("values"), counts.field("counts").cast(pa.int64())
+    writable = pc.and_(
+        pc.greater(pc.binary_length(values), 0),
+        pc.invert(pc.or_(pc.match_substring(values, "\n"), pc.match_substring(values, "\r"))),
+    )
+    return pa.table({_TOKEN: values, _COUNT: frequencies}).filter(writable)
 
 
 def merge_counts(tables: list[pa.Table]) -> pa.Table:
@@ -106,8 +118,13 @@ def select(counts: pa.Table, top_k: int | None, frequency_threshold: int | None)
     return counts.take(order)
 
 
-def tokens_of(counts: pa.Table) -> np.ndarray:
-    """The token column as a numpy object array of bytes."""
+def tokens_of(counts: pa.Table, dtype: str = "string") -> np.ndarray:
+    """The vocabulary file's lines as a numpy object array of bytes.
+
+    An empty vocabulary becomes tf.Transform's one dummy line for ``dtype``.
+    """
+    if counts.num_rows == 0:
+        return np.array([EMPTY_VOCABULARY_DUMMY[dtype]], dtype=object)
     return np.array(counts[_TOKEN].to_pylist(), dtype=object)
 
 

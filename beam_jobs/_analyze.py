@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import apache_beam as beam
-import numpy as np
 
 from analyzers import VocabularySpec
 from analyzers import _vocabulary as vocab_math
@@ -54,15 +53,17 @@ def _select_in_shard(item, specs_by_key):
 def _final_vocabulary(item, specs_by_key):
     key, counts = item
     spec = specs_by_key[key]
-    return key, (vocab_math.tokens_of(vocab_math.select(counts, spec.top_k, spec.frequency_threshold)),)
+    selected = vocab_math.select(counts, spec.top_k, spec.frequency_threshold)
+    return key, (vocab_math.tokens_of(selected, spec.dtype),)
 
 
-def _merge_results(numeric, vocabularies, previous, vocab_keys):
+def _merge_results(numeric, vocabularies, previous, vocab_specs):
     merged = dict(previous)
     merged.update(numeric)
     merged.update(vocabularies)
-    for key in vocab_keys:  # a vocabulary of no tokens at all never reached a combine
-        merged.setdefault(key, (np.array([], dtype=object),))
+    for key, spec in vocab_specs.items():  # a vocabulary of no tokens at all never reached a combine
+        if key not in merged:
+            merged[key] = (vocab_math.tokens_of(vocab_math.EMPTY_COUNTS, spec.dtype),)
     return merged
 
 
@@ -94,7 +95,7 @@ class _AnalyzePhase(beam.PTransform):
             _merge_results,
             beam.pvalue.AsSingleton(vocabularies),
             beam.pvalue.AsSingleton(values),
-            list(vocab_specs),
+            vocab_specs,
         )
 
 

@@ -1,14 +1,15 @@
 """Export: the preprocessing_fn with every analyzer result frozen in, as a SavedModel.
 
-One TF1-format SavedModel (tag ``serve``) with three signatures over the same
-constants and vocabulary assets:
+The graph is built in TF1 graph mode (placeholders, constants, vocabulary
+tables over asset files), saved once as a TF1 SavedModel, then loaded into TF2
+and saved again as a TF2 SavedModel (tag ``serve``) with two signatures over
+the same constants and vocabulary assets:
 
 - ``serving_default``: one input per raw feature the fn reads, ``[None]``;
 - ``transform_examples``: ``examples``, serialized tf.Example protos, ``[None]``;
-- ``transform_signature``: like ``serving_default``; the key tf.Transform's
-  ``TFTransformOutput`` looks for.
 
-Loading it needs TensorFlow only.
+and a ``transform_fn`` function taking a dict of raw features, which is what
+tf.Transform's ``TFTransformOutput`` loads. Loading it needs TensorFlow only.
 """
 
 from __future__ import annotations
@@ -61,6 +62,32 @@ def _output_info(name: str, tensor: tf.Tensor) -> OutputInfo:
     return OutputInfo(name, kind, tuple(instance.as_list()))
 
 
+class _TransformModule(tf.Module):
+    """What the TF2 SavedModel tracks: the loaded TF1 graph (its tables and assets)."""
+
+    def __init__(self, graph_model, input_specs: dict[str, tf.TensorSpec]):
+        super().__init__()
+        self.graph_model = graph_model
+        transform = graph_model.signatures[TFT_SIGNATURE]
+
+        @tf.function(input_signature=[input_specs])
+        def transform_fn(inputs):
+            return transform(**inputs)
+
+        self.transform_fn = transform_fn
+
+
+def _resave_as_tf2(v1_dir: str, export_dir: str, inputs: Mapping[str, tf.Tensor]) -> None:
+    graph_model = tf.saved_model.load(v1_dir)
+    specs = {name: tf.TensorSpec([None], tensor.dtype, name=name) for name, tensor in inputs.items()}
+    module = _TransformModule(graph_model, specs)
+    signatures = {
+        SERVING_SIGNATURE: graph_model.signatures[SERVING_SIGNATURE],
+        EXAMPLES_SIGNATURE: graph_model.signatures[EXAMPLES_SIGNATURE],
+    }
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+
+
 def export_transform_fn(
     preprocessing_fn: Callable,
     schema: Schema,
@@ -68,7 +95,10 @@ def export_transform_fn(
     export_dir: str,
 ) -> list[OutputInfo]:
     """Write the SavedModel to ``export_dir`` (which must not exist); return output infos."""
-    asset_dir = tempfile.mkdtemp(prefix="featurebeam_assets_")
+    work_dir = tempfile.mkdtemp(prefix="featurebeam_export_")
+    asset_dir = os.path.join(work_dir, "assets")
+    v1_dir = os.path.join(work_dir, "graph_model")
+    os.makedirs(asset_dir)
     try:
         graph = tf.Graph()
         with graph.as_default():
@@ -84,7 +114,7 @@ def export_transform_fn(
                 EXAMPLES_SIGNATURE: _signature({EXAMPLES_INPUT: examples}, from_examples.outputs),
             }
             init_op = tf.compat.v1.tables_initializer(name="init_all_tables")
-            builder = tf.compat.v1.saved_model.Builder(export_dir)
+            builder = tf.compat.v1.saved_model.Builder(v1_dir)
             with tf.compat.v1.Session(graph=graph) as session:
                 session.run(init_op)
                 builder.add_meta_graph_and_variables(
@@ -96,9 +126,10 @@ def export_transform_fn(
                     strip_default_attrs=True,
                 )
             builder.save()
+        _resave_as_tf2(v1_dir, export_dir, served.inputs)
         return [_output_info(name, tensor) for name, tensor in served.outputs.items()]
     finally:
-        shutil.rmtree(asset_dir, ignore_errors=True)
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def export_to(preprocessing_fn, schema, values, export_dir) -> list[OutputInfo]:

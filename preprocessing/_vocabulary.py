@@ -21,8 +21,9 @@ _UNSUPPORTED_OPTIONS = (
 )
 
 
-def _sanitized_filename(scope_key: str) -> str:
-    return "vocab_" + re.sub(r"[^A-Za-z0-9_.-]", "_", scope_key)
+def _sanitized_filename(name: str, prefix: str = "") -> str:
+    """A file-name-safe vocabulary name, as tf.Transform sanitizes them."""
+    return prefix + re.sub(r"[\s-]+", "-", re.sub(r"[^\w\s-]", "_", name))
 
 
 def _tokens(x: tf.Tensor, analyzer: str) -> tf.Tensor:
@@ -94,7 +95,8 @@ def vocabulary(
                 key,
                 top_k,
                 frequency_threshold,
-                vocab_filename or _sanitized_filename(key),
+                _sanitized_filename(vocab_filename) if vocab_filename else _sanitized_filename(key, "vocab_"),
+                "string" if x.dtype == tf.string else "int",
             ),
             tokens,
         )

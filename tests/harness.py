@@ -1,0 +1,107 @@
+"""Run one preprocessing_fn through tensorflow-transform and through featurebeam."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pickle
+import tempfile
+import uuid
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import tensorflow as tf
+
+import preprocessing as pp
+from beam_jobs import AnalyzeAndTransformDataset
+from preprocessing import engine
+
+TFT_OPTIONS = None
+_TF_TYPES = {"float": tf.float32, "int": tf.int64, "string": tf.string}
+
+
+def _dump(element, directory):
+    with open(os.path.join(directory, uuid.uuid4().hex), "wb") as handle:
+        pickle.dump(element, handle)
+
+
+def collect(pcoll, label="Collect"):
+    """Materialize a PCollection's elements into files; read them back with ``collected``.
+
+    Works with every runner mode (elements are written from the workers).
+    """
+    directory = tempfile.mkdtemp(prefix="fb_collect_")
+    _ = pcoll | label >> beam.Map(_dump, directory)
+    return directory
+
+
+def collected(directory):
+    elements = []
+    for path in sorted(glob.glob(os.path.join(directory, "*"))):
+        with open(path, "rb") as handle:
+            elements.append(pickle.load(handle))
+    return elements
+
+
+def columns_to_batches(columns: dict[str, np.ndarray], schema: pp.Schema, batch_size: int) -> list[pa.RecordBatch]:
+    n = len(next(iter(columns.values())))
+    batches = []
+    for start in range(0, n, batch_size):
+        arrays = {}
+        for feature in schema.features:
+            values = columns[feature.name][start : start + batch_size]
+            arrays[feature.name] = pa.array(values, type=engine.arrow_type(feature.type) if feature.type != "string" else pa.string())
+        batches.append(pa.record_batch(arrays))
+    return batches
+
+
+def run_featurebeam(fn, schema, columns, *, batch_size=97, output_dir=None, options=None):
+    """Transformed columns (numpy, sorted by row order) and the output directory."""
+    output_dir = output_dir or tempfile.mkdtemp(prefix="fb_out_")
+    n = len(next(iter(columns.values())))
+    schema_with_row = pp.Schema(schema.features + (pp.Feature("row_id_", "int"),))
+    columns = dict(columns, row_id_=np.arange(n, dtype=np.int64))
+    batches = columns_to_batches(columns, schema_with_row, batch_size)
+
+    def with_row(inputs):
+        outputs = dict(fn(inputs))
+        outputs["row_id_"] = tf.identity(inputs["row_id_"])
+        return outputs
+
+    with beam.Pipeline(options=options) as pipeline:
+        transformed, _ = (pipeline | beam.Create(batches, reshuffle=False), schema_with_row) | AnalyzeAndTransformDataset(
+            with_row, output_dir
+        )
+        results = collect(transformed)
+    table = pa.Table.from_batches(collected(results))
+    order = np.argsort(table.column("row_id_").to_numpy())
+    return {name: engine.from_arrow(table.column(name))[order] for name in table.column_names if name != "row_id_"}, output_dir
+
+
+def run_tft(fn, schema, columns):
+    """Transformed columns from tensorflow-transform (instance dicts, in-memory Beam)."""
+    import tensorflow_transform as tft  # noqa: F401  (test-only reference implementation)
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    feature_spec = {f.name: tf.io.FixedLenFeature([], _TF_TYPES[f.type]) for f in schema.features}
+    feature_spec["row_id_"] = tf.io.FixedLenFeature([], tf.int64)
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    n = len(next(iter(columns.values())))
+    columns = dict(columns, row_id_=np.arange(n, dtype=np.int64))
+    rows = [{name: columns[name][r] for name in columns} for r in range(n)]
+
+    def with_row(inputs):
+        outputs = dict(fn(inputs))
+        outputs["row_id_"] = tf.identity(inputs["row_id_"])
+        return outputs
+
+    with beam.Pipeline(options=TFT_OPTIONS) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(prefix="tft_tmp_")):
+        raw = pipeline | beam.Create(rows, reshuffle=False)
+        (data, _), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(with_row)
+        results = collect(data)
+    transformed = collected(results)
+    transformed.sort(key=lambda row: row["row_id_"])
+    names = [name for name in transformed[0] if name != "row_id_"]
+    return {name: np.array([row[name] for row in transformed]) for name in names}
