@@ -8,6 +8,7 @@ from collections.abc import Callable
 import apache_beam as beam
 
 from beam_jobs._analyze import AnalyzeToValues
+from beam_jobs._shipping import ship_by_value
 from beam_jobs._transform import ApplyTransformFn, WriteTransformFn
 from preprocessing import engine
 
@@ -30,6 +31,7 @@ class AnalyzeDataset(_DatasetTransform):
 
     def __init__(self, preprocessing_fn: Callable, output_dir: str | None = None):
         super().__init__()
+        ship_by_value(preprocessing_fn)
         self._fn = preprocessing_fn
         self._output_dir = output_dir or tempfile.mkdtemp(prefix="featurebeam_")
 

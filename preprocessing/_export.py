@@ -14,12 +14,14 @@ tf.Transform's ``TFTransformOutput`` loads. Loading it needs TensorFlow only.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 
 from preprocessing._schema import Schema
@@ -132,6 +134,26 @@ def export_transform_fn(
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
+ANALYZERS_FILE = os.path.join("assets.extra", "analyzers.json")
+
+
+def _describe(value: np.ndarray) -> dict:
+    value = np.asarray(value)
+    if value.dtype == object:
+        tokens = [t.decode("utf-8", "backslashreplace") if isinstance(t, bytes) else str(t) for t in value]
+        return {"vocabulary_size": len(tokens), "top": tokens[:10]}
+    return {"dtype": value.dtype.name, "shape": list(value.shape), "value": value.tolist()}
+
+
+def write_analyzer_values(export_dir: str, values: Mapping[str, tuple]) -> None:
+    """Record every analyzer result in ``assets.extra/analyzers.json`` (ignored by serving)."""
+    described = {key: [_describe(v) for v in outputs] for key, outputs in sorted(values.items())}
+    path = os.path.join(export_dir, ANALYZERS_FILE)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        json.dump(described, handle, indent=1, sort_keys=True)
+
+
 def export_to(preprocessing_fn, schema, values, export_dir) -> list[OutputInfo]:
     """Export into ``export_dir`` atomically: written beside it, then renamed."""
     parent = os.path.dirname(os.path.abspath(export_dir))
@@ -139,6 +161,7 @@ def export_to(preprocessing_fn, schema, values, export_dir) -> list[OutputInfo]:
     staging = tempfile.mkdtemp(prefix=".transform_fn-", dir=parent)
     target = os.path.join(staging, "saved_model")
     infos = export_transform_fn(preprocessing_fn, schema, values, target)
+    write_analyzer_values(target, values)
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)
     os.replace(target, export_dir)
