@@ -130,3 +130,26 @@ OUTPUT_NAMES = [
 def test_output_matches_tft(outputs, name):
     expected, actual = outputs
     _compare(name, expected[name], actual[name])
+
+
+def make_edge_fn(tx):
+    def preprocessing_fn(inputs):
+        c, i = inputs["c"], inputs["i"]
+        return {
+            # No token reaches the threshold: tf.Transform's dummy-token vocabulary.
+            "empty_vocab_oov": tx.compute_and_apply_vocabulary(c, frequency_threshold=10_000, num_oov_buckets=3),
+            "empty_vocab_default": tx.compute_and_apply_vocabulary(c, frequency_threshold=10_000, default_value=-5),
+            "empty_int_vocab": tx.compute_and_apply_vocabulary(i, frequency_threshold=10_000, num_oov_buckets=2),
+            "top1": tx.compute_and_apply_vocabulary(c, top_k=1, default_value=-2),
+        }
+
+    return preprocessing_fn
+
+
+def test_edge_vocabularies_match_tft():
+    data = make_data(n=300, seed=11)
+    expected = run_tft(make_edge_fn(tft), SCHEMA, data)
+    actual, _ = run_featurebeam(make_edge_fn(pp), SCHEMA, data)
+    assert sorted(actual) == sorted(expected)
+    for name in expected:
+        _compare(name, expected[name], actual[name])
