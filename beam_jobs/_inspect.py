@@ -1,0 +1,209 @@
+"""``featurebeam inspect OUTPUT``: what a job learned, and how to call the result.
+
+Analyzer values come from ``OUTPUT/analyzers.json``, which the job writes from
+the very ``{analyzer key: values}`` dict that is frozen into the transform_fn
+(so nothing is reverse-engineered from graph constants). Vocabularies are
+read from the transform_fn's asset files, signatures from its
+``saved_model.pb``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from analyzers import MeanAndVarSpec, MinMaxSpec, QuantilesSpec, SizeSpec, SumSpec, VocabularySpec
+from beam_jobs._config import InputError
+
+ANALYZERS_FILE = "analyzers.json"
+RUN_FILE = "run.json"
+TOP_TOKENS = 10
+
+# What each analyzer's result tuple holds, by spec type.
+ANALYZER_OUTPUTS: dict[type, tuple[str, tuple[str, ...]]] = {
+    MeanAndVarSpec: ("mean_and_var", ("mean", "var")),
+    MinMaxSpec: ("min_and_max", ("min", "max")),
+    SumSpec: ("sum", ("sum",)),
+    SizeSpec: ("size", ("size",)),
+    QuantilesSpec: ("quantiles", ("bucket_boundaries",)),
+    VocabularySpec: ("vocabulary", ("tokens",)),
+}
+
+
+def _jsonable(value: np.ndarray) -> Any:
+    value = np.asarray(value)
+    if value.dtype == object:
+        return [_token(v) for v in value.reshape(-1).tolist()]
+    return value.tolist()
+
+
+def _token(token) -> str:
+    return token.decode("utf-8", errors="backslashreplace") if isinstance(token, bytes) else str(token)
+
+
+def analyzer_records(phases, values: dict) -> list[dict]:
+    """One JSON-able record per analyzer: key, kind, phase and values."""
+    records = []
+    for phase, specs in enumerate(phases):
+        for spec in specs:
+            kind, names = ANALYZER_OUTPUTS.get(type(spec), (type(spec).__name__, ()))
+            result = values.get(spec.key, ())
+            record: dict[str, Any] = {"key": spec.key, "analyzer": kind, "phase": phase}
+            if isinstance(spec, VocabularySpec):
+                tokens = np.asarray(result[0] if result else [], dtype=object).reshape(-1)
+                record.update(
+                    vocabulary_file=spec.vocab_filename,
+                    vocabulary_size=int(tokens.size),
+                    top_tokens=[_token(t) for t in tokens[:TOP_TOKENS]],
+                    top_k=spec.top_k,
+                    frequency_threshold=spec.frequency_threshold,
+                )
+            else:
+                names = names or tuple(f"output_{i}" for i in range(len(result)))
+                record["values"] = {name: _jsonable(v) for name, v in zip(names, result)}
+            records.append(record)
+    return records
+
+
+def write_analyzers_json(values: dict, phases, output_dir: str) -> str:
+    """Beam step: record the analysis results beside the transform_fn."""
+    from beam_jobs.io._files import write_json
+
+    path = os.path.join(output_dir, ANALYZERS_FILE)
+    write_json(path, {"analyzers": analyzer_records(phases, values)})
+    return path
+
+
+def read_signatures(transform_fn_dir: str) -> dict[str, dict]:
+    """``{signature: {"inputs"|"outputs": {name: {"dtype", "shape"}}}}`` from saved_model.pb."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = os.path.join(transform_fn_dir, "saved_model.pb")
+    if not os.path.isfile(path):
+        raise InputError(f"{transform_fn_dir} is not a transform_fn: it has no saved_model.pb")
+    saved_model = saved_model_pb2.SavedModel()
+    with open(path, "rb") as handle:
+        saved_model.ParseFromString(handle.read())
+
+    def describe(infos):
+        return {
+            name: {
+                "dtype": tf.as_dtype(info.dtype).name,
+                "shape": None if info.tensor_shape.unknown_rank else [d.size if d.size >= 0 else None for d in info.tensor_shape.dim],
+            }
+            for name, info in sorted(infos.items())
+        }
+
+    signatures = {}
+    for name, signature in sorted(saved_model.meta_graphs[0].signature_def.items()):
+        if name.startswith("__"):  # TensorFlow's own, e.g. __saved_model_init_op
+            continue
+        signatures[name] = {"inputs": describe(signature.inputs), "outputs": describe(signature.outputs)}
+    return signatures
+
+
+def _read_vocabularies(assets_dir: str) -> dict[str, dict]:
+    vocabularies = {}
+    if not os.path.isdir(assets_dir):
+        return vocabularies
+    for name in sorted(os.listdir(assets_dir)):
+        with open(os.path.join(assets_dir, name), "rb") as handle:
+            lines = handle.read().splitlines()
+        vocabularies[name] = {"size": len(lines), "top_tokens": [_token(t) for t in lines[:TOP_TOKENS]]}
+    return vocabularies
+
+
+def _load_json(path: str) -> dict | None:
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def inspect_output(output_dir: str) -> dict:
+    """Everything ``inspect`` shows, as a dict (``--json`` prints it as is)."""
+    output_dir = os.path.abspath(output_dir)
+    transform_fn = os.path.join(output_dir, "transform_fn")
+    if not os.path.isdir(transform_fn):
+        if os.path.isfile(os.path.join(output_dir, "saved_model.pb")):
+            output_dir, transform_fn = os.path.dirname(output_dir), output_dir
+        else:
+            raise InputError(f"{output_dir} is not a featurebeam output: it has no transform_fn/")
+    run = _load_json(os.path.join(output_dir, RUN_FILE)) or {}
+    analyzers = (_load_json(os.path.join(output_dir, ANALYZERS_FILE)) or {}).get("analyzers")
+    data_dir = os.path.join(output_dir, "transformed_data")
+    data_files = sorted(f for f in os.listdir(data_dir) if f.startswith("part-")) if os.path.isdir(data_dir) else []
+    return {
+        "output": output_dir,
+        "run": {k: run.get(k) for k in ("command", "finished_at", "runner", "rows", "timings_s", "analysis_phases") if k in run},
+        "analyzers": analyzers,
+        "vocabularies": _read_vocabularies(os.path.join(transform_fn, "assets")),
+        "signatures": read_signatures(transform_fn),
+        "transformed_data": data_files,
+    }
+
+
+def _short(values: Any, limit: int = 8) -> str:
+    flat = np.asarray(values, dtype=object).reshape(-1).tolist()
+    shown = ", ".join(_number(v) for v in flat[:limit])
+    if np.ndim(values) == 0:
+        return _number(values)
+    more = f", ... ({len(flat)} values)" if len(flat) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _number(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else repr(value) if isinstance(value, str) else str(value)
+
+
+def analyzer_line(record: dict) -> str:
+    if record["analyzer"] == "vocabulary":
+        top = ", ".join(repr(t) for t in record["top_tokens"][:5])
+        return f"{record['key']}: vocabulary of {record['vocabulary_size']} tokens (top: {top})"
+    values = "  ".join(f"{name} = {_short(value)}" for name, value in record["values"].items())
+    return f"{record['key']}: {values}"
+
+
+def _tensor(name: str, info: dict) -> str:
+    shape = "?" if info["shape"] is None else "[" + ", ".join("None" if d is None else str(d) for d in info["shape"]) + "]"
+    return f"{name}: {info['dtype']} {shape}"
+
+
+def format_inspection(info: dict) -> str:
+    lines = [f"featurebeam output {info['output']}"]
+    run = info["run"]
+    if run:
+        rows = run.get("rows", {})
+        took = (run.get("timings_s") or {}).get("total")
+        lines.append(
+            f"  {run.get('command', 'run')} on {run.get('runner')}, finished {run.get('finished_at')}: "
+            f"{rows.get('read', '?'):,} rows read, {rows.get('written', 0):,} written"
+            + (f", {took:.1f} s" if took is not None else "")
+        )
+    lines.append("")
+    analyzers = info["analyzers"]
+    if analyzers is None:
+        lines.append("Analyzers: not recorded (no analyzers.json in this output)")
+    else:
+        phases = 1 + max((a["phase"] for a in analyzers), default=-1)
+        lines.append(f"Analyzers ({len(analyzers)}, in {phases} phase{'s' if phases != 1 else ''}):")
+        lines.extend(f"  {analyzer_line(record)}" for record in analyzers)
+    lines.append("")
+    lines.append(f"Vocabularies (transform_fn/assets, {len(info['vocabularies'])}):")
+    for name, vocabulary in info["vocabularies"].items():
+        top = ", ".join(repr(t) for t in vocabulary["top_tokens"])
+        lines.append(f"  {name}: {vocabulary['size']} entries; top: {top}")
+    lines.append("")
+    lines.append("Signatures (tf.saved_model.load(OUTPUT/transform_fn).signatures[NAME]):")
+    for name, signature in info["signatures"].items():
+        lines.append(f"  {name}")
+        lines.append("    inputs:  " + ", ".join(_tensor(n, i) for n, i in signature["inputs"].items()))
+        lines.append("    outputs: " + ", ".join(_tensor(n, i) for n, i in signature["outputs"].items()))
+    lines.append("")
+    count = len(info["transformed_data"])
+    lines.append(f"Transformed data: {count} file{'s' if count != 1 else ''} in transformed_data/")
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""Row counts per stage: Beam metrics for run.json, a live line on a terminal.
+
+``count_rows`` is called by the pipeline's DoFns. It always increments a Beam
+counter (``featurebeam/rows_<stage>``), which every runner aggregates and
+which run.json reports. When the launching process shows progress, it also
+feeds a ``Progress`` line; DoFns running in other processes (multi-process
+DirectRunner, Dataflow workers) only count metrics.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TextIO
+
+from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
+
+NAMESPACE = "featurebeam"
+STAGES = ("read", "transformed", "written")
+
+_active: Progress | None = None
+
+
+def count_rows(stage: str, rows: int) -> None:
+    Metrics.counter(NAMESPACE, f"rows_{stage}").inc(rows)
+    progress = _active
+    if progress is not None:
+        progress.add(stage, rows)
+
+
+def rows_from_metrics(result) -> dict[str, int]:
+    """``{stage: rows}`` from a finished pipeline's counters; {} if the runner has none."""
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
+    except Exception:  # some runners do not support metrics queries
+        return {}
+    rows = {}
+    for counter in counters:
+        name = counter.key.metric.name
+        if name.startswith("rows_"):
+            value = counter.committed if counter.committed is not None else counter.attempted
+            rows[name[len("rows_") :]] = rows.get(name[len("rows_") :], 0) + int(value or 0)
+    return rows
+
+
+class Progress:
+    """A one-line progress display on ``stream``, redrawn twice a second while active."""
+
+    def __init__(self, stream: TextIO, title: str):
+        self._stream = stream
+        self._title = title
+        self._rows = dict.fromkeys(STAGES, 0)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._start = time.monotonic()
+
+    def add(self, stage: str, rows: int) -> None:
+        with self._lock:
+            self._rows[stage] = self._rows.get(stage, 0) + rows
+
+    def _line(self) -> str:
+        with self._lock:
+            counts = " · ".join(f"{stage} {rows:,}" for stage, rows in self._rows.items())
+        return f"\r{self._title}: rows {counts}  [{time.monotonic() - self._start:.0f}s]"
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.5):
+            self._stream.write(self._line())
+            self._stream.flush()
+
+    def __enter__(self) -> Progress:
+        global _active
+        _active = self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        global _active
+        _active = None
+        self._stop.set()
+        self._thread.join()
+        self._stream.write(self._line() + "\n")
+        self._stream.flush()

@@ -1,0 +1,361 @@
+"""One job from start to finish: prepare, build the pipeline, run it, publish the output.
+
+Everything that can be checked before the pipeline starts is: the input files
+and their schema, the preprocessing_fn (traced and planned), the runner and its
+options. The pipeline then writes into a temporary sibling of ``output.path``
+that is renamed into place only when the whole job succeeded, so a failed run
+leaves an earlier output untouched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+import shutil
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import apache_beam as beam
+
+import preprocessing as pp
+from beam_jobs import _inspect
+from beam_jobs._analyze import AnalyzeToValues
+from beam_jobs._api import TransformDataset
+from beam_jobs._config import (
+    ConfigError,
+    DeclarativeFn,
+    InputError,
+    JobConfig,
+    JobError,
+    is_remote,
+    preprocessing_fn_of,
+    user_traceback,
+)
+from beam_jobs._progress import Progress, rows_from_metrics
+from beam_jobs._runner_options import (
+    build_options,
+    check_paths_for_runner,
+    printable_options,
+    resolved_options,
+)
+from beam_jobs._transform import TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR, WriteTransformFn
+from beam_jobs.io import OutputColumn, ReadBatches, WriteBatches, list_input_files, resolve_schema
+from beam_jobs.io._files import write_json
+from preprocessing import engine
+
+COMMANDS = ("run", "analyze", "transform")
+DATA_DIR = "transformed_data"
+_TF_TYPES = {"float32": "float", "int64": "int", "string": "string"}
+
+
+@dataclass
+class _Prepared:
+    """What the pipeline needs, all checked before it is built."""
+
+    schema: pp.Schema  # the columns read: those the preprocessing_fn (or transform_fn) uses
+    outputs: list[OutputColumn]
+    fn: Callable | None = None
+    plan: engine.Plan | None = None
+    source_output: str | None = None  # `transform`: the output holding the transform_fn applied
+    notes: list[str] = field(default_factory=list)
+
+
+def _is_users_error(error: BaseException) -> bool:
+    """Whether a traceback passes through the user's own code (not ours, Beam's or TF's)."""
+    return bool(user_traceback(error))
+
+
+def _trace(fn: Callable, schema: pp.Schema):
+    try:
+        plan = engine.plan(fn, schema)
+        traced = engine.trace(fn, schema.select(plan.features_read))
+    except pp.PreprocessingError as error:
+        raise ConfigError(f"preprocessing_fn: {error}") from None
+    except Exception as error:
+        if not _is_users_error(error):
+            raise
+        raise ConfigError(
+            f"preprocessing_fn raised {type(error).__name__}: {error}", details=user_traceback(error)
+        ) from None
+    return plan, traced
+
+
+def _prepare_analysis(job: JobConfig, resolved) -> _Prepared:
+    fn = preprocessing_fn_of(job)
+    if isinstance(fn, DeclarativeFn):
+        fn.check_schema(resolved.types)
+    plan, traced = _trace(fn, resolved.to_schema())
+    outputs = []
+    for name, tensor in traced.outputs.items():
+        instance = tensor.shape[1:]
+        if not instance.is_fully_defined():
+            raise ConfigError(f"preprocessing_fn output {name!r} must have a fixed shape per row; got {tensor.shape}")
+        outputs.append(OutputColumn(name, tensor.dtype.name, tuple(instance.as_list())))
+    return _Prepared(resolved.to_schema(plan.features_read), outputs, fn=fn, plan=plan)
+
+
+def transform_fn_output_dir(path: str) -> str:
+    """The output directory holding ``transform_fn/``, given it or the transform_fn itself."""
+    path = os.path.abspath(path)
+    if os.path.isdir(os.path.join(path, TRANSFORM_FN_DIR)):
+        return path
+    if os.path.isfile(os.path.join(path, "saved_model.pb")) and os.path.basename(path) == TRANSFORM_FN_DIR:
+        return os.path.dirname(path)
+    raise ConfigError(f"`--transform-fn` must be a featurebeam output (a folder with transform_fn/); got {path}")
+
+
+def _prepare_transform(job: JobConfig, resolved, transform_fn: str) -> _Prepared:
+    source = transform_fn_output_dir(transform_fn)
+    signature = _inspect.read_signatures(os.path.join(source, TRANSFORM_FN_DIR))[engine.SERVING_SIGNATURE]
+    features = []
+    for name, info in signature["inputs"].items():
+        if name not in resolved.types:
+            raise InputError(
+                f"the transform_fn reads column {name!r}, which the input does not have; "
+                f"columns: {', '.join(repr(c) for c in resolved.types)}"
+            )
+        features.append(pp.Feature(name, _TF_TYPES[info["dtype"]], resolved.defaults.get(name)))
+    outputs = [OutputColumn(n, i["dtype"], tuple(i["shape"][1:])) for n, i in signature["outputs"].items()]
+    return _Prepared(pp.Schema(tuple(features)), outputs, source_output=source)
+
+
+def _build(pipeline: beam.Pipeline, command: str, prepared: _Prepared, paths, input_format: str, job: JobConfig, staging: str):
+    """The job's pipeline, as a list of named steps."""
+    schema = prepared.schema
+    batches = pipeline | "Read" >> ReadBatches(paths, input_format, schema, job.input.batch_size)
+    if command == "transform":
+        transform_fn = prepared.source_output
+    else:
+        values = batches | "Analyze" >> AnalyzeToValues(prepared.fn, schema, prepared.plan)
+        transform_fn = values | "WriteTransformFn" >> WriteTransformFn(prepared.fn, schema, staging)
+        _ = values | "RecordAnalyzers" >> beam.Map(_inspect.write_analyzers_json, prepared.plan.phases, staging)
+        if command == "analyze":
+            return
+    transformed = ((batches, schema), transform_fn) | "Transform" >> TransformDataset()
+    _ = transformed | "Write" >> WriteBatches(
+        os.path.join(staging, DATA_DIR), job.output.format, prepared.outputs, job.output.num_shards
+    )
+
+
+# ---------------------------------------------------------------------------
+# Output directories
+
+
+def staging_path(final: str) -> str:
+    parent, name = os.path.split(os.path.abspath(final))
+    return os.path.join(parent, f".{name}.featurebeam-tmp-{uuid.uuid4().hex[:8]}")
+
+
+def _check_replaceable(final: str) -> None:
+    if not os.path.exists(final):
+        return
+    if not os.path.isdir(final):
+        raise ConfigError(f"`output.path` {final} exists and is not a folder")
+    entries = os.listdir(final)
+    is_output = _inspect.RUN_FILE in entries or TRANSFORM_FN_DIR in entries or DATA_DIR in entries
+    if entries and not is_output:
+        raise ConfigError(
+            f"`output.path` {final} exists and is not a featurebeam output; refusing to replace it (choose another path)"
+        )
+
+
+def publish(staging: str, final: str) -> None:
+    """Move ``staging`` to ``final``, replacing an earlier output only now."""
+    if not os.path.exists(final):
+        os.rename(staging, final)
+        return
+    parent, name = os.path.split(final)
+    previous = os.path.join(parent, f".{name}.featurebeam-old-{uuid.uuid4().hex[:8]}")
+    os.rename(final, previous)
+    try:
+        os.rename(staging, final)
+    except OSError:
+        os.rename(previous, final)
+        raise
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Errors raised inside the pipeline
+
+_USER_ERROR = re.compile(r"(?:beam_jobs\.[\w.]+\.)?(?:InputError|ConfigError|JobError): (.+)")
+_BEAM_CONTEXT = re.compile(r"\s*\[while running '[^']*'\]")
+
+
+def user_error_in(error: BaseException) -> JobError | None:
+    """The featurebeam user error behind a failed pipeline run, if that is what it was.
+
+    In-process runners re-raise our exception (with Beam's step name added to
+    its message); multi-process and remote ones report its traceback as text.
+    """
+    seen = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, JobError):
+            return type(current)(_BEAM_CONTEXT.sub("", str(current)).strip(), current.details)
+        current = current.__cause__ or current.__context__
+    text = "".join(traceback.format_exception(error))
+    matches = _USER_ERROR.findall(text)
+    if matches:
+        return InputError(_BEAM_CONTEXT.sub("", matches[-1]).strip())
+    return None
+
+
+# ---------------------------------------------------------------------------
+# The job
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import pyarrow
+    import tensorflow
+
+    try:
+        from importlib.metadata import version
+
+        featurebeam = version("featurebeam")
+    except Exception:
+        featurebeam = "source checkout"
+    return {
+        "featurebeam": featurebeam,
+        "python": platform.python_version(),
+        "apache_beam": beam.__version__,
+        "tensorflow": tensorflow.__version__,
+        "pyarrow": pyarrow.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def execute(
+    job: JobConfig,
+    command: str = "run",
+    *,
+    transform_fn: str | None = None,
+    dry_run: bool = False,
+    progress_stream: TextIO | None = None,
+) -> dict:
+    """Run (or dry-run) ``command`` for ``job``; returns what run.json records.
+
+    Raises JobError for problems the user can fix.
+    """
+    started, started_at = time.monotonic(), _now()
+    files, input_format = list_input_files(job.input.path, job.input.format)
+    resolved = resolve_schema(files, input_format, job.input.schema)
+    if command == "transform":
+        prepared = _prepare_transform(job, resolved, transform_fn)
+    else:
+        prepared = _prepare_analysis(job, resolved)
+    options_dict = resolved_options(job, dry_run=dry_run)
+    prepared.notes.extend(check_paths_for_runner(job, dry_run))
+    final = job.output.path
+    if is_remote(final) and not dry_run:
+        raise ConfigError(
+            f"`output.path` {final}: writing outputs to a remote filesystem is not supported yet "
+            "(the transform_fn export writes local files); use a local path or --dry-run"
+        )
+    staging = staging_path(final) if not is_remote(final) else f"{final.rstrip('/')}.featurebeam-tmp"
+    options = build_options(options_dict)
+    pipeline = beam.Pipeline(options=options)
+    _build(pipeline, command, prepared, [f.path for f in files], input_format, job, staging)
+    phases = len(prepared.plan.phases) if prepared.plan else 0
+    summary = {
+        "command": command,
+        "status": "dry run" if dry_run else "succeeded",
+        "job": job.to_dict(),
+        "runner": job.runner,
+        "pipeline_options": printable_options(options),
+        "inputs": {
+            "format": input_format,
+            "files": [{"path": f.path, "size_bytes": f.size_bytes} for f in files],
+            "total_bytes": sum(f.size_bytes for f in files),
+        },
+        "schema": {f.name: {"type": f.type, "default": f.default} for f in prepared.schema.features},
+        "outputs": [{"name": c.name, "dtype": c.dtype, "shape": list(c.shape)} for c in prepared.outputs],
+        "analysis_phases": phases,
+        "analyzers": sum(len(p) for p in prepared.plan.phases) if prepared.plan else 0,
+        "transform_fn_from": prepared.source_output,
+        "notes": prepared.notes,
+    }
+    prepare_s = time.monotonic() - started
+    if dry_run:
+        if job.runner == "DataflowRunner":
+            summary["dataflow_job"] = _dataflow_dry_run(pipeline, options_dict)
+        return summary
+
+    _check_replaceable(final)
+    os.makedirs(staging)
+    try:
+        if command == "transform":
+            _copy_transform_fn(prepared.source_output, staging)
+        pipeline_started = time.monotonic()
+        try:
+            if progress_stream is not None:
+                with Progress(progress_stream, command):
+                    result = pipeline.run()
+                    result.wait_until_finish()
+            else:
+                result = pipeline.run()
+                result.wait_until_finish()
+        except Exception as error:
+            user_error = user_error_in(error)
+            if user_error is not None:
+                raise user_error from None
+            raise
+        if str(result.state) not in ("DONE", "PipelineState.DONE"):
+            raise RuntimeError(f"the pipeline finished in state {result.state}")
+        rows = rows_from_metrics(result)
+        summary["rows"] = {"read": rows.get("read", 0), "written": rows.get("written", 0)}
+        summary["transformed_data"] = sorted(os.listdir(os.path.join(staging, DATA_DIR))) if command != "analyze" else []
+        summary["timings_s"] = {
+            "prepare": round(prepare_s, 3),
+            "pipeline": round(time.monotonic() - pipeline_started, 3),
+            "total": round(time.monotonic() - started, 3),
+        }
+        summary["started_at"], summary["finished_at"] = started_at, _now()
+        summary["versions"] = _versions()
+        summary["output"] = final
+        write_json(os.path.join(staging, _inspect.RUN_FILE), summary)
+        publish(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return summary
+
+
+def _copy_transform_fn(source: str, staging: str) -> None:
+    """A ``transform`` output carries the transform_fn it applied, so it is self-contained."""
+    for name in (TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR):
+        if os.path.isdir(os.path.join(source, name)):
+            shutil.copytree(os.path.join(source, name), os.path.join(staging, name))
+    if os.path.isfile(os.path.join(source, _inspect.ANALYZERS_FILE)):
+        shutil.copy2(os.path.join(source, _inspect.ANALYZERS_FILE), staging)
+
+
+def _dataflow_dry_run(pipeline: beam.Pipeline, options: dict) -> dict:
+    """Construct the Dataflow job offline (Beam's ``dry_run``): nothing is staged or submitted."""
+    from apache_beam.portability.api import beam_runner_api_pb2
+
+    result = pipeline.run()
+    job = result.job
+    staged = []
+    for environment in job.proto_pipeline.components.environments.values():
+        for dependency in environment.dependencies:
+            role = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(dependency.role_payload)
+            staged.append(role.staged_name)
+    return {
+        "name": job.proto.name,
+        "type": str(job.proto.type),
+        "transforms": len(job.proto_pipeline.components.transforms),
+        "setup_file": options.get("setup_file"),
+        "staged_files": sorted(set(staged)),
+    }

@@ -1,0 +1,226 @@
+"""The ``featurebeam`` command: run, analyze, transform and inspect jobs.
+
+Exit status: 0 on success, 2 for a bad job file or bad input (one message, no
+traceback), 1 for an internal error (with its traceback and a log file).
+
+TensorFlow and Beam write start-up and runtime noise straight to the process's
+stdout and stderr, some of it from C++ before any Python setting applies, and
+worker processes inherit it. So while a command runs, file descriptors 1 and 2
+point at a log file, and featurebeam writes its own output through copies of
+the original ones. ``--verbose`` leaves them alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+USAGE_ERROR, INTERNAL_ERROR = 2, 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="featurebeam",
+        description="Full-pass feature preprocessing (the tf.Transform API) on Apache Beam, from a YAML job file.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def job_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("job", metavar="JOB.yaml", help="the job file")
+        command.add_argument(
+            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+            help="override a job file value, e.g. --set output.format=tfrecord (repeatable)",
+        )
+        command.add_argument("--runner", help="override `runner:` (DirectRunner, DataflowRunner, ...)")
+        command.add_argument("--dry-run", action="store_true", help="build the pipeline and show it; do not run it")
+        command.add_argument("--quiet", "-q", action="store_true", help="no progress line and no summary")
+        command.add_argument("--verbose", "-v", action="store_true", help="show TensorFlow's and Beam's own logs")
+        return command
+
+    job_command("run", "analyze the data and transform it: writes the transform_fn and the transformed data")
+    job_command("analyze", "analyze the data: writes the transform_fn only")
+    transform = job_command("transform", "apply an existing transform_fn to the job's input, without analyzing")
+    transform.add_argument("--transform-fn", required=True, metavar="DIR", help="an earlier output (the folder holding transform_fn/)")
+
+    inspect = commands.add_parser("inspect", help="show what an output learned and its serving signatures")
+    inspect.add_argument("output", metavar="OUTPUT", help="a featurebeam output folder")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
+    inspect.add_argument("--verbose", "-v", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+class _Console:
+    """featurebeam's own stdout/stderr while the process's fds 1 and 2 go to a log file."""
+
+    def __init__(self, verbose: bool):
+        self.verbose = verbose
+        self.log_path = None
+        if verbose:
+            self.out, self.err = sys.stdout, sys.stderr
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._saved = (os.dup(1), os.dup(2))
+        handle, self.log_path = tempfile.mkstemp(prefix="featurebeam-", suffix=".log")
+        os.dup2(handle, 1)
+        os.dup2(handle, 2)
+        os.close(handle)
+        self.out = io.TextIOWrapper(os.fdopen(os.dup(self._saved[0]), "wb", buffering=0), write_through=True)
+        self.err = io.TextIOWrapper(os.fdopen(os.dup(self._saved[1]), "wb", buffering=0), write_through=True)
+        self._tty = os.isatty(self._saved[1])
+
+    def is_terminal(self) -> bool:
+        return self.err.isatty() if self.verbose else self._tty
+
+    def close(self, keep_log: bool) -> None:
+        if self.verbose:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(self._saved[0], 1)
+        os.dup2(self._saved[1], 2)
+        for fd in self._saved:
+            os.close(fd)
+        if not keep_log and self.log_path:
+            os.unlink(self.log_path)
+
+
+def _quiet_libraries() -> None:
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger().setLevel(logging.ERROR)
+    for name in ("apache_beam", "tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = _Console(args.verbose)
+    keep_log = False
+    try:
+        if not args.verbose:
+            _quiet_libraries()
+        from beam_jobs._config import JobError
+
+        try:
+            return _dispatch(args, console)
+        except JobError as error:
+            console.err.write(f"featurebeam: error: {error}\n")
+            if error.details:
+                console.err.write(error.details.rstrip() + "\n")
+            return USAGE_ERROR
+    except KeyboardInterrupt:
+        console.err.write("featurebeam: interrupted; no output was published\n")
+        return 130
+    except Exception:
+        keep_log = not console.verbose
+        console.err.write("featurebeam: internal error (this is a bug in featurebeam, not in your job):\n")
+        console.err.write(traceback.format_exc())
+        if keep_log:
+            console.err.write(f"featurebeam: TensorFlow and Beam logs: {console.log_path}\n")
+        return INTERNAL_ERROR
+    finally:
+        console.close(keep_log)
+
+
+def _dispatch(args, console: _Console) -> int:
+    if args.command == "inspect":
+        from beam_jobs import _inspect
+
+        info = _inspect.inspect_output(args.output)
+        console.out.write((json.dumps(info, indent=2) if args.json else _inspect.format_inspection(info)) + "\n")
+        return 0
+
+    from beam_jobs import _run
+    from beam_jobs._config import load_job
+
+    job = load_job(args.job, args.overrides, args.runner)
+    show_progress = console.is_terminal() and not args.quiet and not args.dry_run
+    summary = _run.execute(
+        job,
+        args.command,
+        transform_fn=getattr(args, "transform_fn", None),
+        dry_run=args.dry_run,
+        progress_stream=console.err if show_progress else None,
+    )
+    if args.dry_run:
+        console.out.write(_format_dry_run(summary) + "\n")
+    elif not args.quiet:
+        console.out.write(_format_summary(summary) + "\n")
+    return 0
+
+
+def _columns(schema: dict) -> str:
+    return ", ".join(f"{name} ({column['type']})" for name, column in schema.items())
+
+
+def _format_dry_run(summary: dict) -> str:
+    inputs = summary["inputs"]
+    lines = [
+        f"dry run of `featurebeam {summary['command']}`: the pipeline was built, not run",
+        f"  runner: {summary['runner']}",
+        f"  analysis phases: {summary['analysis_phases']} ({summary['analyzers']} analyzers)",
+        f"  input: {len(inputs['files'])} {inputs['format']} file(s), {inputs['total_bytes']:,} bytes",
+        f"  columns read: {_columns(summary['schema'])}",
+        f"  outputs: {', '.join(o['name'] for o in summary['outputs'])}",
+        f"  output: {summary['job']['output']['path']} ({summary['job']['output']['format']})",
+        "  pipeline options:",
+    ]
+    lines.extend(f"    {key}: {value}" for key, value in summary["pipeline_options"].items())
+    dataflow = summary.get("dataflow_job")
+    if dataflow:
+        lines.append("  Dataflow job (constructed offline, not submitted):")
+        lines.append(f"    name: {dataflow['name']}")
+        lines.append(f"    transforms: {dataflow['transforms']}")
+        lines.append(f"    setup_file: {dataflow['setup_file']}")
+        lines.append(f"    staged files: {', '.join(dataflow['staged_files'])}")
+    lines.extend(f"  note: {note}" for note in summary["notes"])
+    return "\n".join(lines)
+
+
+def _format_summary(summary: dict) -> str:
+    from beam_jobs._inspect import ANALYZERS_FILE, analyzer_line
+
+    output = summary["output"]
+    rows = summary["rows"]
+    inputs = summary["inputs"]
+    lines = [
+        f"featurebeam {summary['command']}: done in {summary['timings_s']['total']:.1f} s",
+        f"  read {rows['read']:,} rows from {len(inputs['files'])} {inputs['format']} file(s)",
+    ]
+    if summary["command"] != "analyze":
+        lines.append(
+            f"  wrote {rows['written']:,} rows to {len(summary['transformed_data'])} "
+            f"{summary['job']['output']['format']} file(s) in {os.path.join(output, 'transformed_data')}"
+        )
+    lines.append(f"  transform_fn: {os.path.join(output, 'transform_fn')}")
+    analyzers_path = os.path.join(output, ANALYZERS_FILE)
+    if summary["command"] != "transform" and os.path.isfile(analyzers_path):
+        with open(analyzers_path, encoding="utf-8") as handle:
+            records = json.load(handle)["analyzers"]
+        phases = summary["analysis_phases"]
+        lines.append(f"  learned ({summary['analyzers']} analyzers in {phases} phase{'s' if phases != 1 else ''}):")
+        lines.extend(f"    {analyzer_line(record)}" for record in records)
+    lines.append(f"  more: featurebeam inspect {output}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
