@@ -99,6 +99,18 @@ def open_file(path: str, compressed: bool = True):
     return FileSystems.open(path, mime_type="application/octet-stream", compression_type=kind)
 
 
+_ARROW_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+
+
+def open_stream(path: str) -> pa.NativeFile:
+    """A pyarrow input stream, decompressed by extension (.gz, .bz2, .zst, .lz4)."""
+    if "://" not in path:
+        return pa.input_stream(path, compression="detect")
+    raw = pa.PythonFile(open_file(path, compressed=False), mode="r")
+    codec = _ARROW_CODECS.get(os.path.splitext(path)[1].lower())
+    return pa.CompressedInputStream(raw, codec) if codec else raw
+
+
 # ---------------------------------------------------------------------------
 # Schemas
 

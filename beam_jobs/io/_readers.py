@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from beam_jobs._config import InputError
 from beam_jobs._progress import count_rows
-from beam_jobs.io._files import open_file
+from beam_jobs.io._files import open_file, open_stream
 
 ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
 _READ_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.string()}  # what text parsers produce
@@ -56,7 +56,7 @@ class _CsvReader:
     def schema_of(self, path: str) -> pa.Schema:
         import pyarrow.csv as pcsv
 
-        with open_file(path) as handle:
+        with open_stream(path) as handle:
             return pcsv.open_csv(handle, read_options=pcsv.ReadOptions(block_size=1 << 20)).schema
 
     def batches(self, path, columns, types, batch_size):
@@ -68,7 +68,7 @@ class _CsvReader:
             include_missing_columns=True,
             strings_can_be_null=True,  # an empty field is a missing value, filled from `default`
         )
-        with open_file(path) as handle:
+        with open_stream(path) as handle:
             try:
                 yield from pcsv.open_csv(handle, read_options=pcsv.ReadOptions(block_size=_TEXT_BLOCK), convert_options=convert)
             except pa.ArrowInvalid as error:
@@ -79,8 +79,11 @@ class _JsonlReader:
     def schema_of(self, path: str) -> pa.Schema:
         import pyarrow.json as pjson
 
-        with open_file(path) as handle:
-            return pjson.open_json(handle, read_options=pjson.ReadOptions(block_size=1 << 20)).schema
+        with open_stream(path) as handle:
+            try:
+                return pjson.open_json(handle, read_options=pjson.ReadOptions(block_size=1 << 20)).schema
+            except pa.ArrowInvalid as error:
+                raise InputError(_diagnose_jsonl(path) or f"{path}: {error}") from None
 
     def batches(self, path, columns, types, batch_size):
         import pyarrow.json as pjson
@@ -89,7 +92,7 @@ class _JsonlReader:
             explicit_schema=pa.schema([(c, _READ_TYPES[types[c]]) for c in columns]),
             unexpected_field_behavior="ignore",
         )
-        with open_file(path) as handle:
+        with open_stream(path) as handle:
             try:
                 yield from pjson.open_json(handle, read_options=pjson.ReadOptions(block_size=_TEXT_BLOCK), parse_options=parse)
             except pa.ArrowInvalid as error:
@@ -115,7 +118,7 @@ class _TFRecordReader:
                 kind = feature.WhichOneof("kind")
                 if kind and name not in types:
                     types[name] = kinds[kind]
-        return types
+        return dict(sorted(types.items()))  # a tf.Example's features have no order
 
     def batches(self, path, columns, types, batch_size):
         import tensorflow as tf
@@ -223,9 +226,30 @@ def _fits(feature_type: str, value) -> bool:
     return value is None or isinstance(value, str)
 
 
-def _diagnose_jsonl(path, columns, types) -> str | None:
-    with open_file(path) as handle:
-        for number, line in enumerate(io.TextIOWrapper(handle, encoding="utf-8", errors="replace"), start=1):
+def _text_lines(path: str) -> io.StringIO:
+    """The whole file as text: only used to explain an error."""
+    with open_stream(path) as handle:
+        return io.StringIO(handle.read().decode("utf-8", errors="replace"), newline=None)
+
+
+def _json_kind(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "float" if isinstance(value, float) else "int"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
+def _diagnose_jsonl(path, columns=None, types=None) -> str | None:
+    """The first line that is not JSON, or whose value does not fit its column.
+
+    Without ``types``, a column's type is the kind of its first value.
+    """
+    learned = dict(types or {})
+    with _text_lines(path) as lines:
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
@@ -234,16 +258,21 @@ def _diagnose_jsonl(path, columns, types) -> str | None:
                 return f"{path}: line {number}: not valid JSON ({error.msg})"
             if not isinstance(record, dict):
                 return f"{path}: line {number}: expected a JSON object; got {type(record).__name__}"
-            for column in columns:
-                if not _fits(types[column], record.get(column)):
-                    return f"{path}: line {number}: column {column!r}: value {record[column]!r} is not {_a(types[column])}"
+            for column in columns if columns is not None else record:
+                value = record.get(column)
+                if types is None and column not in learned and _json_kind(value) is not None:
+                    kind = _json_kind(value)
+                    learned[column] = "float" if kind == "int" else kind
+                expected = learned.get(column)
+                if expected in ("float", "int", "string") and not _fits(expected, value):
+                    return f"{path}: line {number}: column {column!r}: value {value!r} is not {_a(expected)}"
     return None
 
 
 def _diagnose_csv(path, columns, types) -> str | None:
     parse = {"float": float, "int": int, "string": str}
-    with open_file(path) as handle:
-        reader = csv.reader(io.TextIOWrapper(handle, encoding="utf-8", errors="replace", newline=""))
+    with _text_lines(path) as lines:
+        reader = csv.reader(lines)
         header = next(reader, [])
         positions = {c: header.index(c) for c in columns if c in header}
         for row in reader:
