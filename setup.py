@@ -19,7 +19,7 @@ TEST_REQUIRES = [
     "tensorflow-transform==1.21.0",
     "tfx-bsl==1.21.0",
     "pytest==9.2.0",
-    "hypothesis==6.140.0",
+    "hypothesis==6.170.17",
 ]
 
 setup(
