@@ -173,7 +173,9 @@ def unknown_key(path: str, key: Any, known) -> ConfigError:
     near = _nearest(key, known)
     hint = f"; did you mean `{_join(path, near)}`?" if near else ""
     where = f" under `{path}`" if path else ""
-    return ConfigError(f"`{_join(path, key)}` is not a valid key{hint} (valid keys{where}: {_quote_all(sorted(known))})")
+    return ConfigError(
+        f"`{_join(path, key)}` is not a valid key{hint} (valid keys{where}: {_quote_all(sorted(known))})"
+    )
 
 
 def _join(path: str, key: Any) -> str:
@@ -249,7 +251,9 @@ TRANSFORMS: dict[str, _Transform] = {
             "default_value": _Integer(),
         },
     ),
-    "bucketize": _Transform(_NUMERIC, {"num_buckets": _Integer(minimum=1), "epsilon": _Number(0.0, 1.0)}, ("num_buckets",)),
+    "bucketize": _Transform(
+        _NUMERIC, {"num_buckets": _Integer(minimum=1), "epsilon": _Number(0.0, 1.0)}, ("num_buckets",)
+    ),
     "hash_strings": _Transform(("string",), {"hash_buckets": _Integer(minimum=1)}, ("hash_buckets",)),
 }
 
@@ -287,7 +291,12 @@ class _Features(_Field):
             if params.get("output_min", 0.0) >= params.get("output_max", 1.0):
                 raise _fail(f"{item_path}.output_max", "greater than `output_min`", params.get("output_max", 1.0))
             specs.append(
-                FeatureSpec(checked["name"], transform_name, checked.get("output", checked["name"]), tuple(sorted(params.items())))
+                FeatureSpec(
+                    checked["name"],
+                    transform_name,
+                    checked.get("output", checked["name"]),
+                    tuple(sorted(params.items())),
+                )
             )
         outputs = [s.output for s in specs]
         for index, spec in enumerate(specs):
@@ -411,7 +420,9 @@ class JobConfig:
             "pipeline_options": dict(self.pipeline_options),
         }
         if self.features is not None:
-            result["features"] = [{"name": f.name, "transform": f.transform, "output": f.output, **dict(f.params)} for f in self.features]
+            result["features"] = [
+                {"name": f.name, "transform": f.transform, "output": f.output, **dict(f.params)} for f in self.features
+            ]
         else:
             result["preprocessing_fn"] = self.preprocessing_fn
         return result
@@ -420,12 +431,19 @@ class JobConfig:
 _JOB = _Mapping(
     {
         "input": _Mapping(
-            {"path": _String(), "format": _Choice(INPUT_FORMATS), "schema": _Schema(), "batch_size": _Integer(minimum=1)},
+            {
+                "path": _String(),
+                "format": _Choice(INPUT_FORMATS),
+                "schema": _Schema(),
+                "batch_size": _Integer(minimum=1),
+            },
             ("path",),
         ),
         "preprocessing_fn": _String(),
         "features": _Features(),
-        "output": _Mapping({"path": _String(), "format": _Choice(OUTPUT_FORMATS), "num_shards": _Integer(minimum=0)}, ("path",)),
+        "output": _Mapping(
+            {"path": _String(), "format": _Choice(OUTPUT_FORMATS), "num_shards": _Integer(minimum=0)}, ("path",)
+        ),
         "runner": _String(),
         "pipeline_options": _AnyMapping(),
     },
@@ -495,7 +513,9 @@ def load_job(path: str, overrides: list[str] = (), runner: str | None = None) ->
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a job file is a mapping with `input`, `output` and `preprocessing_fn` or `features`")
+        raise ConfigError(
+            f"{path}: a job file is a mapping with `input`, `output` and `preprocessing_fn` or `features`"
+        )
     from_command_line = set()
     for text in overrides:
         key, value = parse_override(text)
@@ -508,8 +528,7 @@ def load_job(path: str, overrides: list[str] = (), runner: str | None = None) ->
     if has_fn == has_features:
         raise ConfigError(
             "a job needs exactly one of `preprocessing_fn` (file.py:name or package.module:name) "
-            "or `features` (a list of declarative transforms)"
-            + ("; it has both" if has_fn else "")
+            "or `features` (a list of declarative transforms)" + ("; it has both" if has_fn else "")
         )
     base = os.path.dirname(source)
     resolved = {key: _resolve(_get(job, key), os.getcwd() if key in from_command_line else base) for key in _PATH_KEYS}
@@ -583,12 +602,16 @@ def load_preprocessing_fn(ref: str, search_dir: str) -> Callable:
                 module = _run_user_code(lambda: importlib.import_module(target), ref, None)
             except ConfigError as error:
                 if isinstance(error.__cause__, ModuleNotFoundError) and target.startswith(error.__cause__.name or "\0"):
-                    raise ConfigError(f"`preprocessing_fn`: no module named {target!r} (looked in {local_dir} and sys.path)") from None
+                    raise ConfigError(
+                        f"`preprocessing_fn`: no module named {target!r} (looked in {local_dir} and sys.path)"
+                    ) from None
                 raise
     _pickle_local_modules_by_value(set(sys.modules) - before | {module.__name__}, local_dir)
     fn = getattr(module, name, None)
     if fn is None:
-        defined = [n for n, v in vars(module).items() if callable(v) and getattr(v, "__module__", None) == module.__name__]
+        defined = [
+            n for n, v in vars(module).items() if callable(v) and getattr(v, "__module__", None) == module.__name__
+        ]
         near = _nearest(name, defined)
         hint = f"; did you mean {near!r}?" if near else (f"; it defines {_quote_all(defined)}" if defined else "")
         raise ConfigError(f"`preprocessing_fn`: {target} has no {name!r}{hint}")
@@ -626,7 +649,10 @@ def user_traceback(error: BaseException) -> str:
     frames = [
         frame
         for frame in traceback.extract_tb(error.__traceback__)
-        if not any(part in frame.filename for part in ("importlib", "site-packages", os.sep + "beam_jobs" + os.sep, os.sep + "preprocessing" + os.sep))
+        if not any(
+            part in frame.filename
+            for part in ("importlib", "site-packages", os.sep + "beam_jobs" + os.sep, os.sep + "preprocessing" + os.sep)
+        )
     ]
     if not frames:
         return ""

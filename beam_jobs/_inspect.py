@@ -63,14 +63,14 @@ def analyzer_records(phases, values: dict) -> list[dict]:
                 )
             else:
                 names = names or tuple(f"output_{i}" for i in range(len(result)))
-                record["values"] = {name: _jsonable(v) for name, v in zip(names, result)}
+                record["values"] = {name: _jsonable(v) for name, v in zip(names, result, strict=True)}
             records.append(record)
     return records
 
 
 def write_analyzers_json(values: dict, phases, output_dir: str) -> str:
     """Beam step: record the analysis results beside the transform_fn."""
-    from beam_jobs.io._files import write_json
+    from beam_jobs._io import write_json
 
     path = os.path.join(output_dir, ANALYZERS_FILE)
     write_json(path, {"analyzers": analyzer_records(phases, values)})
@@ -93,7 +93,9 @@ def read_signatures(transform_fn_dir: str) -> dict[str, dict]:
         return {
             name: {
                 "dtype": tf.as_dtype(info.dtype).name,
-                "shape": None if info.tensor_shape.unknown_rank else [d.size if d.size >= 0 else None for d in info.tensor_shape.dim],
+                "shape": None
+                if info.tensor_shape.unknown_rank
+                else [d.size if d.size >= 0 else None for d in info.tensor_shape.dim],
             }
             for name, info in sorted(infos.items())
         }
@@ -139,7 +141,11 @@ def inspect_output(output_dir: str) -> dict:
     data_files = sorted(f for f in os.listdir(data_dir) if f.startswith("part-")) if os.path.isdir(data_dir) else []
     return {
         "output": output_dir,
-        "run": {k: run.get(k) for k in ("command", "finished_at", "runner", "rows", "timings_s", "analysis_phases") if k in run},
+        "run": {
+            k: run.get(k)
+            for k in ("command", "finished_at", "runner", "rows", "timings_s", "analysis_phases")
+            if k in run
+        },
         "analyzers": analyzers,
         "vocabularies": _read_vocabularies(os.path.join(transform_fn, "assets")),
         "signatures": read_signatures(transform_fn),
@@ -169,7 +175,9 @@ def analyzer_line(record: dict) -> str:
 
 
 def _tensor(name: str, info: dict) -> str:
-    shape = "?" if info["shape"] is None else "[" + ", ".join("None" if d is None else str(d) for d in info["shape"]) + "]"
+    shape = (
+        "?" if info["shape"] is None else "[" + ", ".join("None" if d is None else str(d) for d in info["shape"]) + "]"
+    )
     return f"{name}: {info['dtype']} {shape}"
 
 

@@ -17,7 +17,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.metrics.metric import MetricsFilter
 
 NAMESPACE = "featurebeam"
-STAGES = ("read", "transformed", "written")
+STAGES = ("read", "written")
 
 _active: Progress | None = None
 

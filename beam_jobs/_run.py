@@ -37,6 +37,7 @@ from beam_jobs._config import (
     preprocessing_fn_of,
     user_traceback,
 )
+from beam_jobs._io import OutputColumn, ReadBatches, WriteBatches, list_input_files, resolve_schema, write_json
 from beam_jobs._progress import Progress, rows_from_metrics
 from beam_jobs._runner_options import (
     build_options,
@@ -45,8 +46,6 @@ from beam_jobs._runner_options import (
     resolved_options,
 )
 from beam_jobs._transform import TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR, WriteTransformFn
-from beam_jobs.io import OutputColumn, ReadBatches, WriteBatches, list_input_files, resolve_schema
-from beam_jobs.io._files import write_json
 from preprocessing import engine
 
 COMMANDS = ("run", "analyze", "transform")
@@ -125,7 +124,9 @@ def _prepare_transform(job: JobConfig, resolved, transform_fn: str) -> _Prepared
     return _Prepared(pp.Schema(tuple(features)), outputs, source_output=source)
 
 
-def _build(pipeline: beam.Pipeline, command: str, prepared: _Prepared, paths, input_format: str, job: JobConfig, staging: str):
+def _build(
+    pipeline: beam.Pipeline, command: str, prepared: _Prepared, paths, input_format: str, job: JobConfig, staging: str
+):
     """The job's pipeline, as a list of named steps."""
     schema = prepared.schema
     batches = pipeline | "Read" >> ReadBatches(paths, input_format, schema, job.input.batch_size)
@@ -161,7 +162,8 @@ def _check_replaceable(final: str) -> None:
     is_output = _inspect.RUN_FILE in entries or TRANSFORM_FN_DIR in entries or DATA_DIR in entries
     if entries and not is_output:
         raise ConfigError(
-            f"`output.path` {final} exists and is not a featurebeam output; refusing to replace it (choose another path)"
+            f"`output.path` {final} exists and is not a featurebeam output; "
+            "refusing to replace it (choose another path)"
         )
 
 
@@ -234,7 +236,7 @@ def _versions() -> dict[str, str]:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def execute(
@@ -316,7 +318,9 @@ def execute(
             raise RuntimeError(f"the pipeline finished in state {result.state}")
         rows = rows_from_metrics(result)
         summary["rows"] = {"read": rows.get("read", 0), "written": rows.get("written", 0)}
-        summary["transformed_data"] = sorted(os.listdir(os.path.join(staging, DATA_DIR))) if command != "analyze" else []
+        summary["transformed_data"] = (
+            sorted(os.listdir(os.path.join(staging, DATA_DIR))) if command != "analyze" else []
+        )
         summary["timings_s"] = {
             "prepare": round(prepare_s, 3),
             "pipeline": round(time.monotonic() - pipeline_started, 3),
@@ -347,15 +351,17 @@ def _dataflow_dry_run(pipeline: beam.Pipeline, options: dict) -> dict:
 
     result = pipeline.run()
     job = result.job
-    staged = []
+    staged = {}  # name on the workers -> local file that would be uploaded
     for environment in job.proto_pipeline.components.environments.values():
         for dependency in environment.dependencies:
             role = beam_runner_api_pb2.ArtifactStagingToRolePayload.FromString(dependency.role_payload)
-            staged.append(role.staged_name)
+            source = beam_runner_api_pb2.ArtifactFilePayload.FromString(dependency.type_payload)
+            staged[role.staged_name] = source.path
     return {
         "name": job.proto.name,
         "type": str(job.proto.type),
         "transforms": len(job.proto_pipeline.components.transforms),
         "setup_file": options.get("setup_file"),
-        "staged_files": sorted(set(staged)),
+        "staged_files": sorted(staged),
+        "staged_paths": dict(sorted(staged.items())),
     }

@@ -64,7 +64,11 @@ def _check_value(key: str, value: Any, action) -> Any:
         hint = f" (did you mean {near!r}?)" if near else ""
         raise ConfigError(f"`{path}` must be one of {_quote_all(action.choices)}; got {value!r}{hint}")
     if action.type in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (action.type is int and value != int(value)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (action.type is int and value != int(value))
+        ):
             kind = "an integer" if action.type is int else "a number"
             raise ConfigError(f"`{path}` must be {kind}; got {value!r}")
         return action.type(value)
@@ -107,7 +111,10 @@ def _dataflow_options(job: JobConfig, options: dict[str, Any], dry_run: bool) ->
         if not options.get(key):
             raise ConfigError(f"`pipeline_options.{key}` is required for DataflowRunner")
     if not str(options["temp_location"]).startswith("gs://"):
-        raise ConfigError(f"`pipeline_options.temp_location` must be a gs:// path for DataflowRunner; got {options['temp_location']!r}")
+        raise ConfigError(
+            "`pipeline_options.temp_location` must be a gs:// path for DataflowRunner; "
+            f"got {options['temp_location']!r}"
+        )
     if "setup_file" in options:
         setup_file = os.path.normpath(os.path.join(job.base_dir, options["setup_file"]))
     else:

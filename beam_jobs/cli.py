@@ -37,7 +37,11 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument("job", metavar="JOB.yaml", help="the job file")
         command.add_argument(
-            "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
             help="override a job file value, e.g. --set output.format=tfrecord (repeatable)",
         )
         command.add_argument("--runner", help="override `runner:` (DirectRunner, DataflowRunner, ...)")
@@ -49,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     job_command("run", "analyze the data and transform it: writes the transform_fn and the transformed data")
     job_command("analyze", "analyze the data: writes the transform_fn only")
     transform = job_command("transform", "apply an existing transform_fn to the job's input, without analyzing")
-    transform.add_argument("--transform-fn", required=True, metavar="DIR", help="an earlier output (the folder holding transform_fn/)")
+    transform.add_argument(
+        "--transform-fn", required=True, metavar="DIR", help="an earlier output (the folder holding transform_fn/)"
+    )
 
     inspect = commands.add_parser("inspect", help="show what an output learned and its serving signatures")
     inspect.add_argument("output", metavar="OUTPUT", help="a featurebeam output folder")

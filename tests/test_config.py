@@ -90,7 +90,10 @@ def test_wrong_type_names_key(tmp_path):
 
 def test_schema_entries(tmp_path):
     message = error_of(tmp_path, with_(MINIMAL, "input.schema", {"fare": {"type": "flaot"}}))
-    assert message == "`input.schema.fare.type` must be one of 'float', 'int', 'string'; got 'flaot' (did you mean 'float'?)"
+    assert (
+        message
+        == "`input.schema.fare.type` must be one of 'float', 'int', 'string'; got 'flaot' (did you mean 'float'?)"
+    )
     message = error_of(tmp_path, with_(MINIMAL, "input.schema", {"fare": {"type": "float", "default": "zero"}}))
     assert message == "`input.schema.fare.default` must be a number (the column is float); got 'zero'"
     message = error_of(tmp_path, with_(MINIMAL, "input.schema", {"fare": {"typ": "float"}}))
@@ -134,23 +137,36 @@ def test_feature_parameters_are_checked_per_transform(tmp_path):
 
 
 def test_feature_outputs_must_be_unique(tmp_path):
-    message = error_of(tmp_path, features_job({"name": "fare", "transform": "identity"}, {"name": "fare", "transform": "scale_to_0_1"}))
+    message = error_of(
+        tmp_path, features_job({"name": "fare", "transform": "identity"}, {"name": "fare", "transform": "scale_to_0_1"})
+    )
     assert message.startswith("`features[1].output` must be unique; 'fare' is already the output of `features[0]`")
 
 
 def test_declarative_fn_checks_columns_and_types(tmp_path):
     job = load_job(
-        write_job(tmp_path, features_job({"name": "company", "transform": "scale_to_z_score"}, {"name": "fair", "transform": "identity"}))
+        write_job(
+            tmp_path,
+            features_job(
+                {"name": "company", "transform": "scale_to_z_score"}, {"name": "fair", "transform": "identity"}
+            ),
+        )
     )
     fn = preprocessing_fn_of(job)
     assert isinstance(fn, DeclarativeFn)
     with pytest.raises(ConfigError) as caught:
         fn.check_schema({"company": "string", "fare": "float"})
-    assert str(caught.value) == "`features[0].transform` 'scale_to_z_score' takes float or int columns; 'company' is string"
+    assert (
+        str(caught.value)
+        == "`features[0].transform` 'scale_to_z_score' takes float or int columns; 'company' is string"
+    )
     fixed = DeclarativeFn(fn.features[1:])
     with pytest.raises(ConfigError) as caught:
         fixed.check_schema({"company": "string", "fare": "float"})
-    assert "`features[0].name` must be a column of the input ('company', 'fare'); got 'fair' (did you mean 'fare'?)" == str(caught.value)
+    assert (
+        "`features[0].name` must be a column of the input ('company', 'fare'); got 'fair' (did you mean 'fare'?)"
+        == str(caught.value)
+    )
 
 
 def test_declarative_fn_traces_to_the_api(tmp_path):
@@ -200,7 +216,12 @@ def test_set_overrides_with_yaml_values_and_cwd_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     job = load_job(
         write_job(tmp_path, {**MINIMAL, "pipeline_options": {"direct_num_workers": 1}}),
-        ["output.format=tfrecord", "pipeline_options.direct_num_workers=2", "output.path=elsewhere/out", "input.schema.fare.default=0"],
+        [
+            "output.format=tfrecord",
+            "pipeline_options.direct_num_workers=2",
+            "output.path=elsewhere/out",
+            "input.schema.fare.default=0",
+        ],
         runner="DirectRunner",
     )
     assert job.output.format == "tfrecord"
@@ -221,9 +242,14 @@ def test_gs_paths_are_kept(tmp_path):
 
 def test_pipeline_option_typo_and_values(tmp_path):
     message = error_of(tmp_path, {**MINIMAL, "pipeline_options": {"direct_num_worker": 2}})
-    assert message == "`pipeline_options.direct_num_worker` is not a Beam pipeline option; did you mean `pipeline_options.direct_num_workers`?"
+    assert (
+        message == "`pipeline_options.direct_num_worker` is not a Beam pipeline option; "
+        "did you mean `pipeline_options.direct_num_workers`?"
+    )
     message = error_of(tmp_path, {**MINIMAL, "pipeline_options": {"direct_running_mode": "multiprocessing"}})
-    assert message.startswith("`pipeline_options.direct_running_mode` must be one of 'in_memory', 'multi_threading', 'multi_processing'")
+    assert message.startswith(
+        "`pipeline_options.direct_running_mode` must be one of 'in_memory', 'multi_threading', 'multi_processing'"
+    )
     assert "did you mean 'multi_processing'?" in message
     message = error_of(tmp_path, {**MINIMAL, "pipeline_options": {"direct_num_workers": "two"}})
     assert message == "`pipeline_options.direct_num_workers` must be an integer; got 'two'"
@@ -293,7 +319,10 @@ def test_missing_fn_suggests_nearest_name(tmp_path):
     (tmp_path / "fn2.py").write_text(FN_SOURCE)
     with pytest.raises(ConfigError) as caught:
         load_preprocessing_fn(f"{tmp_path / 'fn2.py'}:preprocesing_fn", str(tmp_path))
-    assert str(caught.value) == f"`preprocessing_fn`: {tmp_path / 'fn2.py'} has no 'preprocesing_fn'; did you mean 'preprocessing_fn'?"
+    assert (
+        str(caught.value)
+        == f"`preprocessing_fn`: {tmp_path / 'fn2.py'} has no 'preprocesing_fn'; did you mean 'preprocessing_fn'?"
+    )
     with pytest.raises(ConfigError, match="file .* not found"):
         load_preprocessing_fn(f"{tmp_path / 'nope.py'}:preprocessing_fn", str(tmp_path))
     with pytest.raises(ConfigError, match="no module named 'no_such_module_xyz'"):
@@ -301,9 +330,11 @@ def test_missing_fn_suggests_nearest_name(tmp_path):
 
 
 def test_fn_file_that_raises_on_import_shows_the_users_traceback(tmp_path):
-    (tmp_path / "broken.py").write_text("x = 1\n\ndef preprocessing_fn(inputs):\n    return {}\n\nraise RuntimeError('boom at import')\n")
+    (tmp_path / "broken.py").write_text(
+        "x = 1\n\ndef preprocessing_fn(inputs):\n    return {}\n\nraise RuntimeError('boom at import')\n"
+    )
     with pytest.raises(ConfigError) as caught:
         load_preprocessing_fn(f"{tmp_path / 'broken.py'}:preprocessing_fn", str(tmp_path))
     assert "importing" in str(caught.value) and "RuntimeError: boom at import" in str(caught.value)
-    assert "broken.py\", line 6" in caught.value.details
+    assert 'broken.py", line 6' in caught.value.details
     assert "importlib" not in caught.value.details

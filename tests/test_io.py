@@ -18,17 +18,17 @@ import tensorflow as tf
 
 import preprocessing as pp
 from beam_jobs._config import ColumnSpec, ConfigError, InputError
-from beam_jobs.io import (
+from beam_jobs._io import (
     OutputColumn,
     ReadBatches,
     WriteBatches,
+    _ReadFile,
     arrow_schema,
     encode_examples,
     list_input_files,
     rebatch,
     resolve_schema,
 )
-from beam_jobs.io._readers import _ReadFile
 
 ROWS = 300  # per file
 FILES = 3
@@ -190,18 +190,28 @@ def test_input_errors(tmp_path):
 
 
 def test_schema_overrides_and_unknown_columns(tmp_path):
-    table = pa.table({"zip": pa.array([60601, 60602]), "n": pa.array([1, 2], pa.int32()), "tag": pa.array(["x", "y"]).dictionary_encode()})
+    table = pa.table(
+        {
+            "zip": pa.array([60601, 60602]),
+            "n": pa.array([1, 2], pa.int32()),
+            "tag": pa.array(["x", "y"]).dictionary_encode(),
+        }
+    )
     pq.write_table(table, tmp_path / "t.parquet")
     files, fmt = list_input_files(str(tmp_path / "t.parquet"), None)
     resolved = resolve_schema(files, fmt, {"zip": ColumnSpec("string"), "extra": ColumnSpec("float", 0.5)})
     assert resolved.types == {"zip": "string", "n": "int", "tag": "string", "extra": "float"}
-    batches, _, _ = read_all(str(tmp_path / "t.parquet"), None, {"zip": ColumnSpec("string"), "extra": ColumnSpec("float", 0.5)})
+    batches, _, _ = read_all(
+        str(tmp_path / "t.parquet"), None, {"zip": ColumnSpec("string"), "extra": ColumnSpec("float", 0.5)}
+    )
     got = concat(batches)
     assert got["zip"].tolist() == [b"60601", b"60602"]
     assert got["extra"].tolist() == [0.5, 0.5] and got["tag"].tolist() == [b"x", b"y"]
     with pytest.raises(ConfigError) as caught:
         resolve_schema(files, fmt, {"zipp": ColumnSpec("string")})
-    assert str(caught.value).startswith("`input.schema.zipp` names a column the data does not have (did you mean 'zip'?)")
+    assert str(caught.value).startswith(
+        "`input.schema.zipp` names a column the data does not have (did you mean 'zip'?)"
+    )
 
 
 def test_csv_value_of_the_wrong_type_names_line_column_and_value(tmp_path):
@@ -238,11 +248,15 @@ def test_read_batches_in_a_pipeline_over_a_glob(tmp_path):
     out.mkdir()
     with beam.Pipeline() as pipeline:
         batches = pipeline | ReadBatches([f.path for f in files], fmt, schema, batch_size=128)
-        _ = batches | beam.Map(lambda b: pq.write_table(pa.Table.from_batches([b]), out / f"{uuid.uuid4().hex}-{b.num_rows}.parquet"))
+        _ = batches | beam.Map(
+            lambda b: pq.write_table(pa.Table.from_batches([b]), out / f"{uuid.uuid4().hex}-{b.num_rows}.parquet")
+        )
     table = pq.read_table(str(out))
     assert table.num_rows == FILES * ROWS and table.column_names == ["fare", "company"]
     assert max(int(p.split("-")[-1].split(".")[0]) for p in os.listdir(out)) == 128
-    np.testing.assert_allclose(np.sort(table.column("fare").to_numpy()), np.sort(expected(tables)["fare"].astype(np.float32)))
+    np.testing.assert_allclose(
+        np.sort(table.column("fare").to_numpy()), np.sort(expected(tables)["fare"].astype(np.float32))
+    )
 
 
 # --- writers ---------------------------------------------------------------
@@ -275,7 +289,11 @@ def transformed_batches(rows: int = 50, batches: int = 3) -> list[pa.RecordBatch
 def test_writers_produce_named_shards_that_read_back(tmp_path, fmt):
     batches = transformed_batches()
     with beam.Pipeline() as pipeline:
-        _ = pipeline | beam.Create(batches) | WriteBatches(str(tmp_path / "transformed_data"), fmt, OUTPUTS, num_shards=2)
+        _ = (
+            pipeline
+            | beam.Create(batches)
+            | WriteBatches(str(tmp_path / "transformed_data"), fmt, OUTPUTS, num_shards=2)
+        )
     suffix = ".parquet" if fmt == "parquet" else ".tfrecord.gz"
     names = sorted(os.listdir(tmp_path / "transformed_data"))
     assert names == [f"part-00000-of-00002{suffix}", f"part-00001-of-00002{suffix}"]
@@ -315,8 +333,10 @@ def test_example_encoding_uses_the_right_lists():
 
 def test_empty_input_still_writes_a_readable_shard(tmp_path):
     with beam.Pipeline() as pipeline:
-        _ = pipeline | beam.Create([], reshuffle=False).with_output_types(pa.RecordBatch) | WriteBatches(
-            str(tmp_path / "out"), "parquet", OUTPUTS
+        _ = (
+            pipeline
+            | beam.Create([], reshuffle=False).with_output_types(pa.RecordBatch)
+            | WriteBatches(str(tmp_path / "out"), "parquet", OUTPUTS)
         )
     table = pq.read_table(str(tmp_path / "out"))
     assert table.num_rows == 0 and table.schema == arrow_schema(OUTPUTS)

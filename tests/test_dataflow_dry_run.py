@@ -1,0 +1,88 @@
+"""DataflowRunner, offline: --dry-run constructs the Dataflow job (Beam's dry_run) without GCP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JOB = os.path.join(ROOT, "configs", "rides", "job.yaml")
+DATAFLOW = [
+    "--runner",
+    "DataflowRunner",
+    "--set",
+    "pipeline_options.project=fake-project",
+    "--set",
+    "pipeline_options.region=us-central1",
+    "--set",
+    "pipeline_options.temp_location=gs://fake-bucket/tmp",
+    "--set",
+    "output.path=gs://fake-bucket/featurebeam/rides",
+]
+
+
+@pytest.mark.slow
+def test_dry_run_prints_runner_phases_options_and_setup_file():
+    result = subprocess.run(
+        [sys.executable, "-m", "beam_jobs.cli", "run", JOB, "--dry-run", *DATAFLOW],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "dry run of `featurebeam run`: the pipeline was built, not run" in out
+    assert "  runner: DataflowRunner" in out
+    assert "  analysis phases: 1 (5 analyzers)" in out
+    assert "    project: fake-project" in out and "    temp_location: gs://fake-bucket/tmp" in out
+    assert "    dry_run: True" in out
+    assert f"    setup_file: {os.path.join(ROOT, 'setup.py')}" in out
+    assert "Dataflow job (constructed offline, not submitted):" in out
+    assert "workflow.tar.gz" in out  # the sdist of setup.py that workers install
+    assert "note: `input.path` is a local path" in out
+
+
+def test_dry_run_needs_no_network_and_ships_featurebeam(monkeypatch):
+    from beam_jobs import _run
+    from beam_jobs._config import load_job
+
+    def no_network(*args, **kwargs):
+        raise OSError("network access attempted during a dry run")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    overrides = [DATAFLOW[i + 1] for i in range(2, len(DATAFLOW), 2)]
+    job = load_job(JOB, overrides, runner="DataflowRunner")
+    summary = _run.execute(job, "run", dry_run=True)
+    dataflow = summary["dataflow_job"]
+    assert dataflow["setup_file"] == os.path.join(ROOT, "setup.py")
+    assert dataflow["transforms"] > 10
+    assert summary["pipeline_options"]["dry_run"] is True
+    assert summary["pipeline_options"]["setup_file"] == os.path.join(ROOT, "setup.py")
+    with tarfile.open(dataflow["staged_paths"]["workflow.tar.gz"]) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    assert {
+        "beam_jobs/cli.py",
+        "beam_jobs/_io.py",
+        "preprocessing/__init__.py",
+        "analyzers/__init__.py",
+        "setup.py",
+    } <= names
+    assert not os.path.exists(os.path.join(ROOT, "configs", "rides", "gs:"))
+
+
+def test_dataflow_without_a_project_is_a_config_error():
+    from beam_jobs._config import ConfigError, load_job
+    from beam_jobs._runner_options import resolved_options
+
+    job = load_job(JOB, [], runner="DataflowRunner")
+    with pytest.raises(ConfigError, match=r"^`pipeline_options.project` is required for DataflowRunner$"):
+        resolved_options(job, dry_run=True)
