@@ -464,7 +464,7 @@ def _resolve(path: str, base: str) -> str:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with VALUE read as YAML (``2`` is an int, ``[a, b]`` a list)."""
+    """``KEY=VALUE`` with VALUE read as YAML (``2`` is an int, ``[a, b]`` a list, ``null`` removes KEY)."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"`--set` takes KEY=VALUE, e.g. --set output.format=tfrecord; got {text!r}")
@@ -496,6 +496,8 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
         if not last.isdigit() or int(last) >= len(node):
             raise ConfigError(f"`--set {key}`: {last!r} is not an index of the list (0..{len(node) - 1})")
         node[int(last)] = value
+    elif value is None:  # --set KEY=null removes KEY
+        node.pop(last, None)
     else:
         node[last] = value
 

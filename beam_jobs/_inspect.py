@@ -126,6 +126,35 @@ def _load_json(path: str) -> dict | None:
         return json.load(handle)
 
 
+_KIND_OUTPUTS = {kind: names for kind, names in ANALYZER_OUTPUTS.values()}
+
+
+def _records_from_transform_fn(transform_fn: str) -> list[dict] | None:
+    """Analyzer records from the transform_fn's own ``assets.extra/analyzers.json``.
+
+    Outputs written by the Python API (``AnalyzeDataset``) have no
+    ``OUTPUT/analyzers.json``; the engine records the same values there, keyed by
+    analyzer, without phases.
+    """
+    recorded = _load_json(os.path.join(transform_fn, "assets.extra", ANALYZERS_FILE))
+    if recorded is None:
+        return None
+    records = []
+    for key, outputs in sorted(recorded.items()):
+        kind = key.rsplit("/", 1)[-1]
+        record: dict[str, Any] = {"key": key, "analyzer": kind, "phase": None}
+        if outputs and "vocabulary_size" in outputs[0]:
+            record.update(vocabulary_size=outputs[0]["vocabulary_size"], top_tokens=outputs[0]["top"])
+            record["analyzer"] = "vocabulary"
+        else:
+            names = _KIND_OUTPUTS.get(kind, ())
+            if len(names) != len(outputs):
+                names = tuple(f"output_{i}" for i in range(len(outputs)))
+            record["values"] = {name: output["value"] for name, output in zip(names, outputs, strict=True)}
+        records.append(record)
+    return records
+
+
 def inspect_output(output_dir: str) -> dict:
     """Everything ``inspect`` shows, as a dict (``--json`` prints it as is)."""
     output_dir = os.path.abspath(output_dir)
@@ -137,6 +166,8 @@ def inspect_output(output_dir: str) -> dict:
             raise InputError(f"{output_dir} is not a featurebeam output: it has no transform_fn/")
     run = _load_json(os.path.join(output_dir, RUN_FILE)) or {}
     analyzers = (_load_json(os.path.join(output_dir, ANALYZERS_FILE)) or {}).get("analyzers")
+    if analyzers is None:
+        analyzers = _records_from_transform_fn(transform_fn)
     data_dir = os.path.join(output_dir, "transformed_data")
     data_files = sorted(f for f in os.listdir(data_dir) if f.startswith("part-")) if os.path.isdir(data_dir) else []
     return {
@@ -197,8 +228,11 @@ def format_inspection(info: dict) -> str:
     if analyzers is None:
         lines.append("Analyzers: not recorded (no analyzers.json in this output)")
     else:
-        phases = 1 + max((a["phase"] for a in analyzers), default=-1)
-        lines.append(f"Analyzers ({len(analyzers)}, in {phases} phase{'s' if phases != 1 else ''}):")
+        if any(a["phase"] is None for a in analyzers):
+            lines.append(f"Analyzers ({len(analyzers)}):")
+        else:
+            phases = 1 + max((a["phase"] for a in analyzers), default=-1)
+            lines.append(f"Analyzers ({len(analyzers)}, in {phases} phase{'s' if phases != 1 else ''}):")
         lines.extend(f"  {analyzer_line(record)}" for record in analyzers)
     lines.append("")
     lines.append(f"Vocabularies (transform_fn/assets, {len(info['vocabularies'])}):")

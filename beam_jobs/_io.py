@@ -612,6 +612,7 @@ class _ReadFile(beam.DoFn):
         self._batch_size = batch_size
 
     def process(self, path: str):
+        count_rows("files", 1)  # so that an empty input still reports its row count: 0
         names = [f[0] for f in self._features]
         types = {f[0]: f[1] for f in self._features}
         raw = READERS[self._format].batches(path, names, types, self._batch_size)

@@ -57,8 +57,10 @@ class Progress:
         self._start = time.monotonic()
 
     def add(self, stage: str, rows: int) -> None:
+        if stage not in self._rows:
+            return
         with self._lock:
-            self._rows[stage] = self._rows.get(stage, 0) + rows
+            self._rows[stage] += rows
 
     def _line(self) -> str:
         with self._lock:

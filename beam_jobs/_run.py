@@ -317,6 +317,8 @@ def execute(
         if str(result.state) not in ("DONE", "PipelineState.DONE"):
             raise RuntimeError(f"the pipeline finished in state {result.state}")
         rows = rows_from_metrics(result)
+        if rows and not rows.get("read"):  # metrics are reported (files were read) and no row was
+            raise InputError(f"`input.path` {job.input.path}: the input files have no rows; nothing was written")
         summary["rows"] = {"read": rows.get("read", 0), "written": rows.get("written", 0)}
         summary["transformed_data"] = (
             sorted(os.listdir(os.path.join(staging, DATA_DIR))) if command != "analyze" else []

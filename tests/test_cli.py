@@ -486,3 +486,33 @@ def test_progress_on_a_terminal(workspace, tmp_path):
     assert result.returncode == 0
     progress = b"".join(chunks).decode()
     assert "\rrun: rows read 1,200 · written 1,200" in progress
+
+
+def test_inspect_falls_back_to_the_values_recorded_in_the_transform_fn(run_output, tmp_path):
+    import shutil
+
+    from beam_jobs._inspect import format_inspection, inspect_output
+
+    output, _ = run_output
+    copy = tmp_path / "python_api_output"
+    shutil.copytree(output / "transform_fn", copy / "transform_fn")  # as AnalyzeDataset leaves it
+    info = inspect_output(str(copy))
+    records = {r["key"]: r for r in info["analyzers"]}
+    expected = analyzers_of(output)
+    assert records.keys() == expected.keys()
+    assert records["fare_z/mean_and_var"]["values"] == pytest.approx(expected["fare_z/mean_and_var"]["values"])
+    assert records["company_vocab/vocabulary"]["top_tokens"] == expected["company_vocab/vocabulary"]["top_tokens"]
+    assert "Analyzers (5):" in format_inspection(info)
+
+
+def test_empty_input_is_an_error_and_writes_nothing(tmp_path):
+    pq.write_table(raw_table(0, 0, 0), tmp_path / "empty.parquet")
+    job = {"input": {"path": "empty.parquet"}, "features": [{"name": "fare", "transform": "scale_to_z_score"}]}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump({**job, "output": {"path": "out"}}))
+    result = featurebeam("run", tmp_path / "job.yaml")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"featurebeam: error: `input.path` {tmp_path / 'empty.parquet'}: "
+        "the input files have no rows; nothing was written\n"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["empty.parquet", "job.yaml"]
