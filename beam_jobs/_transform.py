@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable
 
 import apache_beam as beam
 import pyarrow as pa
 
+from beam_jobs._filesystem import is_local, local_copy, upload_tree
 from preprocessing import Schema, engine
 
 TRANSFORM_FN_DIR = "transform_fn"
@@ -15,9 +18,16 @@ TRANSFORMED_METADATA_DIR = "transformed_metadata"
 
 
 def write_transform_fn(values: dict, preprocessing_fn: Callable, schema: Schema, output_dir: str) -> str:
-    """Export the SavedModel and transformed_metadata under ``output_dir``; return ``output_dir``."""
-    infos = engine.export_to(preprocessing_fn, schema, values, os.path.join(output_dir, TRANSFORM_FN_DIR))
-    engine.write_transformed_metadata(os.path.join(output_dir, TRANSFORMED_METADATA_DIR), infos)
+    """Export the SavedModel and transformed_metadata under ``output_dir``; return ``output_dir``.
+
+    ``output_dir`` may be remote (gs://...): the export is written locally, then uploaded.
+    """
+    local_dir = output_dir if is_local(output_dir) else tempfile.mkdtemp(prefix="featurebeam_export_")
+    infos = engine.export_to(preprocessing_fn, schema, values, os.path.join(local_dir, TRANSFORM_FN_DIR))
+    engine.write_transformed_metadata(os.path.join(local_dir, TRANSFORMED_METADATA_DIR), infos)
+    if local_dir != output_dir:
+        upload_tree(local_dir, output_dir)
+        shutil.rmtree(local_dir, ignore_errors=True)
     return output_dir
 
 
@@ -41,7 +51,7 @@ class _ApplyTransformFn(beam.DoFn):
 
     def process(self, batch: pa.RecordBatch, output_dir: str):
         if self._loaded_from != output_dir:
-            self._transform_fn = engine.TransformFn(os.path.join(output_dir, TRANSFORM_FN_DIR))
+            self._transform_fn = engine.TransformFn(os.path.join(local_copy(output_dir), TRANSFORM_FN_DIR))
             self._names = sorted(self._transform_fn.output_names)
             self._loaded_from = output_dir
         if batch.num_rows == 0:
