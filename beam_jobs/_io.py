@@ -161,7 +161,10 @@ def infer_columns(path: str, input_format: str) -> dict[str, str | None]:
         raise InputError(f"{path}: cannot read the {input_format} schema: {error}") from None
     if isinstance(arrow_schema, Mapping):  # tf.Example: already feature types
         return dict(arrow_schema)
-    return {field.name: type_of_arrow(field.type) for field in arrow_schema}
+    types = {field.name: type_of_arrow(field.type) for field in arrow_schema}
+    if input_format in ("csv", "jsonl"):  # text parsers cannot read true/false as integers
+        types.update({f.name: None for f in arrow_schema if pa.types.is_boolean(f.type)})
+    return types
 
 
 @dataclass(frozen=True)
