@@ -68,8 +68,10 @@ def compare(featurebeam: dict, tft: dict, rows: int) -> tuple[list[str], dict]:
         if counts != {rows}:
             failures.append(f"{tool}: expected {rows} rows in every column; got {sorted(counts)}")
     if set(featurebeam) != set(tft):
-        failures.append(f"output columns differ: featurebeam only {sorted(set(featurebeam) - set(tft))}, "
-                        f"tft only {sorted(set(tft) - set(featurebeam))}")
+        failures.append(
+            f"output columns differ: featurebeam only {sorted(set(featurebeam) - set(tft))}, "
+            f"tft only {sorted(set(tft) - set(featurebeam))}"
+        )
     for name in sorted(set(featurebeam) & set(tft)):
         ours, theirs = np.sort(featurebeam[name]), np.sort(tft[name])
         info = {"dtype": {"featurebeam": str(ours.dtype), "tft": str(theirs.dtype)}}
@@ -112,23 +114,33 @@ def main(argv: list[str] | None = None) -> int:
     for name in sorted(set(ours) | set(theirs)):
         a, b = ours.get(name), theirs.get(name)
         same = a == b
-        vocabularies[name] = {"featurebeam": None if a is None else len(a), "tft": None if b is None else len(b), "identical": same}
+        vocabularies[name] = {
+            "featurebeam": None if a is None else len(a),
+            "tft": None if b is None else len(b),
+            "identical": same,
+        }
         if not same:
             first = next((i for i, (x, y) in enumerate(zip(a or [], b or [])) if x != y), None)
-            failures.append(f"vocabulary {name}: differs (sizes {vocabularies[name]['featurebeam']} vs "
-                            f"{vocabularies[name]['tft']}; first differing line {first})")
+            failures.append(
+                f"vocabulary {name}: differs (sizes {vocabularies[name]['featurebeam']} vs "
+                f"{vocabularies[name]['tft']}; first differing line {first})"
+            )
     result = {"ok": not failures, "failures": failures, "columns": columns, "vocabularies": vocabularies}
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=2)
     for name, info in columns.items():
         if "mean" in info:
-            print(f"  {name:28s} mean {info['mean']['featurebeam']:+.4f} / {info['mean']['tft']:+.4f}   "
-                  f"std {info['std']['featurebeam']:.4f} / {info['std']['tft']:.4f}   "
-                  f"max |diff| {info['max_abs_diff_sorted']:.2g}")
+            print(
+                f"  {name:28s} mean {info['mean']['featurebeam']:+.4f} / {info['mean']['tft']:+.4f}   "
+                f"std {info['std']['featurebeam']:.4f} / {info['std']['tft']:.4f}   "
+                f"max |diff| {info['max_abs_diff_sorted']:.2g}"
+            )
         else:
-            print(f"  {name:28s} distinct {info['distinct']['featurebeam']} / {info['distinct']['tft']}   "
-                  f"rows differing {info['fraction_of_rows_differing']:.4%}")
+            print(
+                f"  {name:28s} distinct {info['distinct']['featurebeam']} / {info['distinct']['tft']}   "
+                f"rows differing {info['fraction_of_rows_differing']:.4%}"
+            )
     print(f"  vocabularies identical: {sum(v['identical'] for v in vocabularies.values())}/{len(vocabularies)}")
     for failure in failures:
         print(f"  FAIL {failure}")

@@ -34,8 +34,10 @@ CATEGORIES = [
     ("analyze: trace fn in worker (AnalyzerInputs init)", r"^AnalyzerInputs\.__init__ "),
     ("analyze: run TF graph for analyzer inputs", r"^AnalyzerInputs\.__call__ "),
     ("analyze: count/shard vocabulary tokens", r"^(count_tokens|split_by_shard) "),
-    ("analyze: combines (mean/var, min/max, quantiles, vocab merge + select)",
-     r"\(analyzers/|^_select_in_shard |^_final_vocabulary |^_merge_results "),
+    (
+        "analyze: combines (mean/var, min/max, quantiles, vocab merge + select)",
+        r"\(analyzers/|^_select_in_shard |^_final_vocabulary |^_merge_results ",
+    ),
     ("export: SavedModel + transformed_metadata", r"^(write_transform_fn|export_to|export_transform_fn) "),
     ("export: analyzers.json", r"^write_analyzers_json "),
     ("transform: load SavedModel", r"^TransformFn\.__init__ "),
@@ -87,8 +89,11 @@ def summarize(raw_path: str, top: int = 12) -> str:
     for name, count in by_category.most_common():
         lines.append(f"| {name} | {count / RATE:.2f} | {100 * count / total:.0f}% |")
     interesting = [
-        (frame, count) for frame, count in inclusive.most_common()
-        if not re.search(r"<frozen |^<module> |^_run_module_as_main|^_run_code |^main \(beam_jobs/cli|^_dispatch |^execute ", frame)
+        (frame, count)
+        for frame, count in inclusive.most_common()
+        if not re.search(
+            r"<frozen |^<module> |^_run_module_as_main|^_run_code |^main \(beam_jobs/cli|^_dispatch |^execute ", frame
+        )
     ]
     lines += ["", f"top {top} functions by inclusive time (main thread):", ""]
     lines += [f"  {count / RATE:6.2f} s  {frame}" for frame, count in interesting[:top]]
@@ -104,9 +109,27 @@ def record(rows: int, output: str) -> None:
         sys.exit(f"no data in {data}: run `python bench/generate.py --rows {rows}` first")
     job_output = os.path.join(data, "out", "featurebeam-profile")
     command = [
-        spy, "record", "--format", "raw", "--rate", str(RATE), "--idle", "--threads", "-o", output, "--",
-        sys.executable, "-m", "beam_jobs.cli", "run", os.path.join(BENCH_DIR, "job.yaml"),
-        "--set", f"input.path={os.path.join(data, 'parquet')}", "--set", f"output.path={job_output}", "--quiet",
+        spy,
+        "record",
+        "--format",
+        "raw",
+        "--rate",
+        str(RATE),
+        "--idle",
+        "--threads",
+        "-o",
+        output,
+        "--",
+        sys.executable,
+        "-m",
+        "beam_jobs.cli",
+        "run",
+        os.path.join(BENCH_DIR, "job.yaml"),
+        "--set",
+        f"input.path={os.path.join(data, 'parquet')}",
+        "--set",
+        f"output.path={job_output}",
+        "--quiet",
     ]
     subprocess.run(command, check=True, cwd=ROOT)
 

@@ -210,8 +210,9 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
 
 
 def format_table(rows: int, runs: dict[str, list[dict]], summary: dict) -> str:
+    count = max(len(r) for r in runs.values())
     lines = [
-        f"rows: {rows:,}   runs per tool: {max(len(r) for r in runs.values())}   (medians; every run is a whole process)",
+        f"rows: {rows:,}   runs per tool: {count}   (medians; every run is a whole process)",
         "",
         f"{'':12s} {'wall s':>9s} {'CPU s':>9s} {'peak RSS MiB':>13s}   walls of each run",
     ]
@@ -222,7 +223,10 @@ def format_table(rows: int, runs: dict[str, list[dict]], summary: dict) -> str:
             lines.append(f"{tool:12s} {s['wall_s']:9.1f} {s['cpu_s']:9.1f} {s['peak_rss_mib']:13.0f}   {walls}")
     ratios = summary.get("ratios")
     if ratios:
-        wall, cpu, rss = (ratios[k] for k in ("wall_tft_over_featurebeam", "cpu_tft_over_featurebeam", "peak_rss_featurebeam_over_tft"))
+        wall, cpu, rss = (
+            ratios[k]
+            for k in ("wall_tft_over_featurebeam", "cpu_tft_over_featurebeam", "peak_rss_featurebeam_over_tft")
+        )
         lines += [
             "",
             f"tft / featurebeam wall: {wall:.2f}x   CPU: {cpu:.2f}x   featurebeam / tft peak RSS: {rss:.2f}x",
@@ -234,16 +238,20 @@ def check_targets(rows: int, summary: dict) -> list[dict]:
     targets = []
     ratios = summary.get("ratios")
     if rows == 1_000_000 and ratios:
-        targets.append({
-            "target": f"1M rows: featurebeam >= {WALL_SPEEDUP_TARGET:g}x faster (wall) than tft",
-            "value": ratios["wall_tft_over_featurebeam"],
-            "met": ratios["wall_tft_over_featurebeam"] >= WALL_SPEEDUP_TARGET,
-        })
-        targets.append({
-            "target": "1M rows: featurebeam peak RSS <= tft's",
-            "value": ratios["peak_rss_featurebeam_over_tft"],
-            "met": ratios["peak_rss_featurebeam_over_tft"] <= RSS_RATIO_TARGET,
-        })
+        targets.append(
+            {
+                "target": f"1M rows: featurebeam >= {WALL_SPEEDUP_TARGET:g}x faster (wall) than tft",
+                "value": ratios["wall_tft_over_featurebeam"],
+                "met": ratios["wall_tft_over_featurebeam"] >= WALL_SPEEDUP_TARGET,
+            }
+        )
+        targets.append(
+            {
+                "target": "1M rows: featurebeam peak RSS <= tft's",
+                "value": ratios["peak_rss_featurebeam_over_tft"],
+                "met": ratios["peak_rss_featurebeam_over_tft"] <= RSS_RATIO_TARGET,
+            }
+        )
     baseline_path = os.path.join(RESULTS_DIR, "latest-1000000.json")
     if rows > 1_000_000 and "featurebeam" in summary and os.path.isfile(baseline_path):
         with open(baseline_path) as handle:
@@ -252,17 +260,21 @@ def check_targets(rows: int, summary: dict) -> list[dict]:
             rss = summary["featurebeam"]["peak_rss_mib"] / baseline["peak_rss_mib"]
             wall = summary["featurebeam"]["wall_s"] / baseline["wall_s"]
             factor = rows / 1_000_000
-            targets.append({
-                "target": f"{factor:g}M rows: featurebeam peak RSS <= {SCALE_RSS_TARGET}x the 1M run",
-                "value": round(rss, 2),
-                "met": rss <= SCALE_RSS_TARGET,
-            })
+            targets.append(
+                {
+                    "target": f"{factor:g}M rows: featurebeam peak RSS <= {SCALE_RSS_TARGET}x the 1M run",
+                    "value": round(rss, 2),
+                    "met": rss <= SCALE_RSS_TARGET,
+                }
+            )
             if rows == 10_000_000:
-                targets.append({
-                    "target": f"10M rows: featurebeam wall <= {SCALE_TIME_TARGET:g}x the 1M run",
-                    "value": round(wall, 2),
-                    "met": wall <= SCALE_TIME_TARGET,
-                })
+                targets.append(
+                    {
+                        "target": f"10M rows: featurebeam wall <= {SCALE_TIME_TARGET:g}x the 1M run",
+                        "value": round(wall, 2),
+                        "met": wall <= SCALE_TIME_TARGET,
+                    }
+                )
     return targets
 
 
@@ -283,10 +295,15 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     generated = subprocess.run(
         [python, os.path.join(BENCH_DIR, "generate.py"), "--rows", str(args.rows), "--seed", str(args.seed)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     if generated.returncode:
-        print("bench: generating the data failed; rerun `python bench/generate.py --rows N` to see why", file=sys.stderr)
+        print(
+            "bench: generating the data failed; rerun `python bench/generate.py --rows N` to see why", file=sys.stderr
+        )
         return 1
     data = generated.stdout.strip().splitlines()[-1]
     work = os.path.join(data, "out")
@@ -294,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(logs, exist_ok=True)
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    commit = _git_commit()
     runs: dict[str, list[dict]] = {tool: [] for tool in tools}
     print(f"bench: {args.rows:,} rows from {data}; {args.runs} run(s) of {', '.join(tools)}, alternating", flush=True)
     for index in range(args.runs):
@@ -307,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
             result["command"] = command
             result["internal_timings_s"] = _internal_timings(output)
             if result["returncode"]:
-                print(f"bench: {tool} run {index + 1} failed (exit {result['returncode']}); log {log_path}:", file=sys.stderr)
+                print(
+                    f"bench: {tool} run {index + 1} failed (exit {result['returncode']}); log {log_path}:",
+                    file=sys.stderr,
+                )
                 print(_tail(log_path), file=sys.stderr)
                 return 1
             runs[tool].append(result)
@@ -326,9 +347,21 @@ def main(argv: list[str] | None = None) -> int:
         print("\ncomparing the last outputs (sorted columns, vocabulary files):", flush=True)
         check_json = os.path.join(logs, f"{stamp}-check.json")
         checked = subprocess.run(
-            [python, os.path.join(BENCH_DIR, "check.py"), "--featurebeam", os.path.join(work, "featurebeam"),
-             "--tft", os.path.join(work, "tft"), "--rows", str(args.rows), "--json", check_json],
-            env=env, stderr=subprocess.DEVNULL, cwd=ROOT,
+            [
+                python,
+                os.path.join(BENCH_DIR, "check.py"),
+                "--featurebeam",
+                os.path.join(work, "featurebeam"),
+                "--tft",
+                os.path.join(work, "tft"),
+                "--rows",
+                str(args.rows),
+                "--json",
+                check_json,
+            ],
+            env=env,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
         )
         try:
             with open(check_json) as handle:
@@ -348,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "started": stamp,
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
-        "git_commit": _git_commit(),
+        "git_commit": commit,
+        "uncommitted_changes": _git_dirty(),
         "summary": summary,
         "targets": targets,
         "check": check,
@@ -364,11 +398,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if check is None or check.get("ok") else 1
 
 
+def _git_dirty() -> list[str]:
+    """Tracked files changed in the checkout (the numbers are for the code on disk)."""
+    try:
+        lines = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        ).stdout.splitlines()
+    except OSError:
+        return []
+    return [line[3:] for line in lines]
+
+
 def _git_commit() -> str | None:
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-        ).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         return None
 

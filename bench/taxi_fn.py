@@ -44,14 +44,18 @@ def make_preprocessing_fn(tx):
             inputs["taxi_id"], top_k=5000, num_oov_buckets=10, vocab_filename="taxi_id", name="taxi_id_vocab"
         )
         tract_vocab = tx.vocabulary(
-            inputs["dropoff_census_tract"], frequency_threshold=50, vocab_filename="dropoff_census_tract",
+            inputs["dropoff_census_tract"],
+            frequency_threshold=50,
+            vocab_filename="dropoff_census_tract",
             name="dropoff_census_tract_vocab",
         )
         outputs["dropoff_census_tract_id"] = tx.apply_vocabulary(
             inputs["dropoff_census_tract"], tract_vocab, default_value=-1
         )
         outputs["pickup_community_area_id"] = tx.compute_and_apply_vocabulary(
-            inputs["pickup_community_area"], num_oov_buckets=1, vocab_filename="pickup_community_area",
+            inputs["pickup_community_area"],
+            num_oov_buckets=1,
+            vocab_filename="pickup_community_area",
             name="pickup_community_area_vocab",
         )
 

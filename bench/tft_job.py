@@ -29,11 +29,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import apache_beam as beam  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_transform.beam as tft_beam  # noqa: E402
-from tensorflow_transform.tf_metadata import schema_utils  # noqa: E402
-from tfx_bsl.public import tfxio  # noqa: E402
-
 from generate import COLUMN_TYPES  # noqa: E402
 from taxi_fn import tft_preprocessing_fn  # noqa: E402
+from tensorflow_transform.tf_metadata import schema_utils  # noqa: E402
+from tfx_bsl.public import tfxio  # noqa: E402
 
 _TF_DTYPES = {"float": tf.float32, "int": tf.int64, "string": tf.string}
 
@@ -44,7 +43,9 @@ def raw_feature_spec() -> dict:
 
 def run(input_pattern: str, output_dir: str) -> dict:
     raw_schema = schema_utils.schema_from_feature_spec(raw_feature_spec())
-    examples_tfxio = tfxio.TFExampleRecord(file_pattern=input_pattern, telemetry_descriptors=["bench"], schema=raw_schema)
+    examples_tfxio = tfxio.TFExampleRecord(
+        file_pattern=input_pattern, telemetry_descriptors=["bench"], schema=raw_schema
+    )
     os.makedirs(output_dir, exist_ok=True)
     temp_dir = tempfile.mkdtemp(prefix="tft-tmp-", dir=output_dir)
     started = time.monotonic()
