@@ -70,11 +70,24 @@ def analyzer_records(phases, values: dict) -> list[dict]:
 
 def write_analyzers_json(values: dict, phases, output_dir: str) -> str:
     """Beam step: record the analysis results beside the transform_fn."""
+    from apache_beam.io.filesystems import FileSystems
+
     from beam_jobs._io import write_json
 
-    path = os.path.join(output_dir, ANALYZERS_FILE)
+    path = FileSystems.join(output_dir, ANALYZERS_FILE)
     write_json(path, {"analyzers": analyzer_records(phases, values)})
     return path
+
+
+def recorded_analyzers(output_dir: str) -> list[dict] | None:
+    """The records of ``OUTPUT/analyzers.json`` on any Beam filesystem; None if absent."""
+    from apache_beam.io.filesystems import FileSystems
+
+    path = FileSystems.join(output_dir, ANALYZERS_FILE)
+    if not FileSystems.exists(path):
+        return None
+    with FileSystems.open(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))["analyzers"]
 
 
 def read_signatures(transform_fn_dir: str) -> dict[str, dict]:

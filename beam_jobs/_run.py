@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 import preprocessing as pp
 from beam_jobs import _inspect
@@ -37,6 +38,7 @@ from beam_jobs._config import (
     preprocessing_fn_of,
     user_traceback,
 )
+from beam_jobs._filesystem import local_copy, upload_tree
 from beam_jobs._io import OutputColumn, ReadBatches, WriteBatches, list_input_files, resolve_schema, write_json
 from beam_jobs._progress import Progress, rows_from_metrics
 from beam_jobs._runner_options import (
@@ -101,6 +103,13 @@ def _prepare_analysis(job: JobConfig, resolved) -> _Prepared:
 
 def transform_fn_output_dir(path: str) -> str:
     """The output directory holding ``transform_fn/``, given it or the transform_fn itself."""
+    if is_remote(path):
+        path = path.rstrip("/")
+        if FileSystems.exists(FileSystems.join(path, TRANSFORM_FN_DIR, "saved_model.pb")):
+            return path
+        if path.endswith("/" + TRANSFORM_FN_DIR) and FileSystems.exists(FileSystems.join(path, "saved_model.pb")):
+            return FileSystems.split(path)[0]
+        raise ConfigError(f"`--transform-fn` must be a featurebeam output (a folder with transform_fn/); got {path}")
     path = os.path.abspath(path)
     if os.path.isdir(os.path.join(path, TRANSFORM_FN_DIR)):
         return path
@@ -111,7 +120,7 @@ def transform_fn_output_dir(path: str) -> str:
 
 def _prepare_transform(job: JobConfig, resolved, transform_fn: str) -> _Prepared:
     source = transform_fn_output_dir(transform_fn)
-    signature = _inspect.read_signatures(os.path.join(source, TRANSFORM_FN_DIR))[engine.SERVING_SIGNATURE]
+    signature = _inspect.read_signatures(os.path.join(local_copy(source), TRANSFORM_FN_DIR))[engine.SERVING_SIGNATURE]
     features = []
     for name, info in signature["inputs"].items():
         if name not in resolved.types:
@@ -140,7 +149,7 @@ def _build(
             return
     transformed = ((batches, schema), transform_fn) | "Transform" >> TransformDataset()
     _ = transformed | "Write" >> WriteBatches(
-        os.path.join(staging, DATA_DIR), job.output.format, prepared.outputs, job.output.num_shards
+        FileSystems.join(staging, DATA_DIR), job.output.format, prepared.outputs, job.output.num_shards
     )
 
 
@@ -148,19 +157,44 @@ def _build(
 # Output directories
 
 
+# Local outputs move into place with renames. On object stores (gs://, ...) there are
+# no directories to rename: the files are moved one by one through Beam's FileSystems,
+# and the earlier output is deleted only once the new one is complete.
+
+
 def staging_path(final: str) -> str:
+    """A temporary sibling of ``final``, on the same filesystem."""
+    if is_remote(final):
+        parent, name = FileSystems.split(final.rstrip("/"))
+        return FileSystems.join(parent, f".{name}.featurebeam-tmp-{uuid.uuid4().hex[:8]}")
     parent, name = os.path.split(os.path.abspath(final))
     return os.path.join(parent, f".{name}.featurebeam-tmp-{uuid.uuid4().hex[:8]}")
 
 
+def _remote_files(directory: str) -> list[str]:
+    prefix = directory.rstrip("/") + "/"
+    return [m.path for m in FileSystems.match([prefix + "**"])[0].metadata_list]
+
+
+def _entries(directory: str) -> list[str] | None:
+    """Names directly under ``directory``; None if it does not exist."""
+    if is_remote(directory):
+        prefix = directory.rstrip("/") + "/"
+        names = {path[len(prefix) :].split("/", 1)[0] for path in _remote_files(directory)}
+        return sorted(names) if names else None
+    if not os.path.exists(directory):
+        return None
+    if not os.path.isdir(directory):
+        raise ConfigError(f"`output.path` {directory} exists and is not a folder")
+    return sorted(os.listdir(directory))
+
+
 def _check_replaceable(final: str) -> None:
-    if not os.path.exists(final):
+    entries = _entries(final)
+    if not entries:
         return
-    if not os.path.isdir(final):
-        raise ConfigError(f"`output.path` {final} exists and is not a folder")
-    entries = os.listdir(final)
     is_output = _inspect.RUN_FILE in entries or TRANSFORM_FN_DIR in entries or DATA_DIR in entries
-    if entries and not is_output:
+    if not is_output:
         raise ConfigError(
             f"`output.path` {final} exists and is not a featurebeam output; "
             "refusing to replace it (choose another path)"
@@ -169,6 +203,9 @@ def _check_replaceable(final: str) -> None:
 
 def publish(staging: str, final: str) -> None:
     """Move ``staging`` to ``final``, replacing an earlier output only now."""
+    if is_remote(final):
+        _publish_remote(staging, final)
+        return
     if not os.path.exists(final):
         os.rename(staging, final)
         return
@@ -181,6 +218,27 @@ def publish(staging: str, final: str) -> None:
         os.rename(previous, final)
         raise
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def _publish_remote(staging: str, final: str) -> None:
+    staged = _remote_files(staging)
+    previous = _remote_files(final)
+    if previous:
+        FileSystems.delete(previous)
+    prefix = staging.rstrip("/")
+    FileSystems.rename(staged, [final.rstrip("/") + path[len(prefix) :] for path in staged])
+
+
+def _discard(staging: str) -> None:
+    if not is_remote(staging):
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    try:
+        leftovers = _remote_files(staging)
+        if leftovers:
+            FileSystems.delete(leftovers)
+    except Exception:  # best effort: the job's own error is what matters
+        pass
 
 
 # ---------------------------------------------------------------------------
@@ -261,12 +319,7 @@ def execute(
     options_dict = resolved_options(job, dry_run=dry_run)
     prepared.notes.extend(check_paths_for_runner(job, dry_run))
     final = job.output.path
-    if is_remote(final) and not dry_run:
-        raise ConfigError(
-            f"`output.path` {final}: writing outputs to a remote filesystem is not supported yet "
-            "(the transform_fn export writes local files); use a local path or --dry-run"
-        )
-    staging = staging_path(final) if not is_remote(final) else f"{final.rstrip('/')}.featurebeam-tmp"
+    staging = staging_path(final)
     options = build_options(options_dict)
     pipeline = beam.Pipeline(options=options)
     _build(pipeline, command, prepared, [f.path for f in files], input_format, job, staging)
@@ -296,7 +349,8 @@ def execute(
         return summary
 
     _check_replaceable(final)
-    os.makedirs(staging)
+    if not is_remote(staging):
+        os.makedirs(staging)
     try:
         if command == "transform":
             _copy_transform_fn(prepared.source_output, staging)
@@ -320,9 +374,7 @@ def execute(
         if rows and not rows.get("read"):  # metrics are reported (files were read) and no row was
             raise InputError(f"`input.path` {job.input.path}: the input files have no rows; nothing was written")
         summary["rows"] = {"read": rows.get("read", 0), "written": rows.get("written", 0)}
-        summary["transformed_data"] = (
-            sorted(os.listdir(os.path.join(staging, DATA_DIR))) if command != "analyze" else []
-        )
+        summary["transformed_data"] = _entries(FileSystems.join(staging, DATA_DIR)) or []
         summary["timings_s"] = {
             "prepare": round(prepare_s, 3),
             "pipeline": round(time.monotonic() - pipeline_started, 3),
@@ -331,20 +383,26 @@ def execute(
         summary["started_at"], summary["finished_at"] = started_at, _now()
         summary["versions"] = _versions()
         summary["output"] = final
-        write_json(os.path.join(staging, _inspect.RUN_FILE), summary)
+        write_json(FileSystems.join(staging, _inspect.RUN_FILE), summary)
         publish(staging, final)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
     return summary
 
 
 def _copy_transform_fn(source: str, staging: str) -> None:
     """A ``transform`` output carries the transform_fn it applied, so it is self-contained."""
+    local_source = local_copy(source)
     for name in (TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR):
-        if os.path.isdir(os.path.join(source, name)):
-            shutil.copytree(os.path.join(source, name), os.path.join(staging, name))
-    if os.path.isfile(os.path.join(source, _inspect.ANALYZERS_FILE)):
-        shutil.copy2(os.path.join(source, _inspect.ANALYZERS_FILE), staging)
+        if os.path.isdir(os.path.join(local_source, name)):
+            upload_tree(os.path.join(local_source, name), FileSystems.join(staging, name))
+    analyzers = os.path.join(local_source, _inspect.ANALYZERS_FILE)
+    if os.path.isfile(analyzers):
+        with (
+            open(analyzers, "rb") as reader,
+            FileSystems.create(FileSystems.join(staging, _inspect.ANALYZERS_FILE)) as writer,
+        ):
+            shutil.copyfileobj(reader, writer)
 
 
 def _dataflow_dry_run(pipeline: beam.Pipeline, options: dict) -> dict:

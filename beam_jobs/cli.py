@@ -202,7 +202,9 @@ def _format_dry_run(summary: dict) -> str:
 
 
 def _format_summary(summary: dict) -> str:
-    from beam_jobs._inspect import ANALYZERS_FILE, analyzer_line
+    from apache_beam.io.filesystems import FileSystems
+
+    from beam_jobs._inspect import analyzer_line, recorded_analyzers
 
     output = summary["output"]
     rows = summary["rows"]
@@ -214,13 +216,11 @@ def _format_summary(summary: dict) -> str:
     if summary["command"] != "analyze":
         lines.append(
             f"  wrote {rows['written']:,} rows to {len(summary['transformed_data'])} "
-            f"{summary['job']['output']['format']} file(s) in {os.path.join(output, 'transformed_data')}"
+            f"{summary['job']['output']['format']} file(s) in {FileSystems.join(output, 'transformed_data')}"
         )
-    lines.append(f"  transform_fn: {os.path.join(output, 'transform_fn')}")
-    analyzers_path = os.path.join(output, ANALYZERS_FILE)
-    if summary["command"] != "transform" and os.path.isfile(analyzers_path):
-        with open(analyzers_path, encoding="utf-8") as handle:
-            records = json.load(handle)["analyzers"]
+    lines.append(f"  transform_fn: {FileSystems.join(output, 'transform_fn')}")
+    records = recorded_analyzers(output) if summary["command"] != "transform" else None
+    if records is not None:
         phases = summary["analysis_phases"]
         lines.append(f"  learned ({summary['analyzers']} analyzers in {phases} phase{'s' if phases != 1 else ''}):")
         lines.extend(f"    {analyzer_line(record)}" for record in records)

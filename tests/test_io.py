@@ -6,6 +6,7 @@ import glob
 import gzip
 import json
 import os
+import shutil
 import uuid
 
 import apache_beam as beam
@@ -15,6 +16,9 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
+import yaml
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
+from apache_beam.io.localfilesystem import LocalFileSystem
 
 import preprocessing as pp
 from beam_jobs._config import ColumnSpec, ConfigError, InputError
@@ -340,3 +344,132 @@ def test_empty_input_still_writes_a_readable_shard(tmp_path):
         )
     table = pq.read_table(str(tmp_path / "out"))
     assert table.num_rows == 0 and table.schema == arrow_schema(OUTPUTS)
+
+
+# --- remote filesystems -----------------------------------------------------
+
+
+class FakeBucketFileSystem(FileSystem):
+    """``fbtest://...``: an object store (no directories, like gs://) kept in a local folder."""
+
+    ROOT = None
+
+    @classmethod
+    def scheme(cls):
+        return "fbtest"
+
+    def __init__(self, pipeline_options=None):
+        super().__init__(pipeline_options)
+        self._disk = LocalFileSystem(pipeline_options)
+
+    def _local(self, path: str) -> str:
+        return os.path.join(self.ROOT, path[len("fbtest://") :])
+
+    def _remote(self, local: str) -> str:
+        return "fbtest://" + os.path.relpath(local, self.ROOT).replace(os.sep, "/")
+
+    def join(self, basepath, *paths):
+        return "/".join([basepath.rstrip("/"), *(p.strip("/") for p in paths)])
+
+    def split(self, path):
+        head, _, tail = path.rstrip("/").rpartition("/")
+        return head, tail
+
+    def has_dirs(self):
+        return False
+
+    def mkdirs(self, path):
+        pass
+
+    def _list(self, prefix):
+        for root, _, names in os.walk(self.ROOT):
+            for name in names:
+                remote = self._remote(os.path.join(root, name))
+                if remote.startswith(prefix):
+                    yield FileMetadata(remote, os.path.getsize(os.path.join(root, name)))
+
+    def create(self, path, mime_type="application/octet-stream", compression_type=CompressionTypes.AUTO):
+        os.makedirs(os.path.dirname(self._local(path)), exist_ok=True)
+        return self._disk.create(self._local(path), mime_type, compression_type)
+
+    def open(self, path, mime_type="application/octet-stream", compression_type=CompressionTypes.AUTO):
+        return self._disk.open(self._local(path), mime_type, compression_type)
+
+    def copy(self, sources, destinations):
+        for destination in destinations:
+            os.makedirs(os.path.dirname(self._local(destination)), exist_ok=True)
+        self._disk.copy([self._local(s) for s in sources], [self._local(d) for d in destinations])
+
+    def rename(self, sources, destinations):
+        for destination in destinations:
+            os.makedirs(os.path.dirname(self._local(destination)), exist_ok=True)
+        self._disk.rename([self._local(s) for s in sources], [self._local(d) for d in destinations])
+
+    def exists(self, path):
+        return os.path.isfile(self._local(path))
+
+    def size(self, path):
+        return os.path.getsize(self._local(path))
+
+    def last_updated(self, path):
+        return os.path.getmtime(self._local(path))
+
+    def checksum(self, path):
+        return str(self.size(path))
+
+    def metadata(self, path):
+        return FileMetadata(path, self.size(path), self.last_updated(path))
+
+    def delete(self, paths):
+        for path in paths:
+            local = self._local(path)
+            if os.path.isdir(local):
+                shutil.rmtree(local)
+            elif os.path.exists(local):
+                os.remove(local)
+
+
+def test_a_job_reads_and_writes_through_beam_filesystems(tmp_path, monkeypatch):
+    from beam_jobs import _run
+    from beam_jobs._config import load_job
+
+    bucket = tmp_path / "bucket"
+    monkeypatch.setattr(FakeBucketFileSystem, "ROOT", str(bucket))
+    (bucket / "raw").mkdir(parents=True)
+    tables = [raw_table(seed) for seed in range(2)]
+    for index, table in enumerate(tables):
+        pq.write_table(table, bucket / "raw" / f"rides-{index}.parquet")
+    job = {
+        "input": {"path": "fbtest://raw/*.parquet"},
+        "features": [
+            {"name": "fare", "transform": "scale_to_z_score", "output": "fare_z"},
+            {"name": "company", "transform": "compute_and_apply_vocabulary"},
+        ],
+        "output": {"path": "fbtest://out/run"},
+    }
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
+    for _ in range(2):  # the second run replaces the first output
+        summary = _run.execute(load_job(str(tmp_path / "job.yaml")), "run")
+        assert summary["rows"] == {"read": 2 * ROWS, "written": 2 * ROWS}
+        objects = [os.path.relpath(os.path.join(root, n), bucket) for root, _, names in os.walk(bucket) for n in names]
+        assert all(o.startswith(("raw/", "out/run/")) for o in objects), "no staging objects are left behind"
+        out = bucket / "out" / "run"
+        assert sorted(os.listdir(out)) == [
+            "analyzers.json",
+            "run.json",
+            "transform_fn",
+            "transformed_data",
+            "transformed_metadata",
+        ]
+        assert os.path.isfile(out / "transform_fn" / "saved_model.pb")
+        assert json.loads((out / "run.json").read_text())["output"] == "fbtest://out/run"
+        fare_z = pq.read_table(str(out / "transformed_data")).column("fare_z").to_numpy()
+        assert len(fare_z) == 2 * ROWS and abs(fare_z.mean()) < 1e-5 and abs(fare_z.std() - 1) < 1e-4
+    # and apply that remote transform_fn to other data, writing another remote output
+    job["output"]["path"] = "fbtest://out/eval"
+    (tmp_path / "eval.yaml").write_text(yaml.safe_dump(job))
+    summary = _run.execute(load_job(str(tmp_path / "eval.yaml")), "transform", transform_fn="fbtest://out/run")
+    assert summary["transform_fn_from"] == "fbtest://out/run" and summary["rows"]["written"] == 2 * ROWS
+    assert os.path.isfile(bucket / "out" / "eval" / "transform_fn" / "saved_model.pb")
+    again = pq.read_table(str(bucket / "out" / "eval" / "transformed_data")).column("fare_z").to_numpy()
+    np.testing.assert_allclose(np.sort(again), np.sort(fare_z), rtol=1e-6)
