@@ -86,3 +86,37 @@ def test_dataflow_without_a_project_is_a_config_error():
     job = load_job(JOB, [], runner="DataflowRunner")
     with pytest.raises(ConfigError, match=r"^`pipeline_options.project` is required for DataflowRunner$"):
         resolved_options(job, dry_run=True)
+
+
+def test_dataflow_outside_dry_run_needs_gcs_paths():
+    from beam_jobs._config import ConfigError, load_job
+    from beam_jobs._runner_options import check_paths_for_runner
+
+    overrides = [DATAFLOW[i + 1] for i in range(2, len(DATAFLOW), 2)]
+    job = load_job(JOB, overrides, runner="DataflowRunner")
+    notes = check_paths_for_runner(job, dry_run=True)
+    assert notes == [
+        f"`input.path` is a local path ({job.input.path}); DataflowRunner workers cannot reach it: use gs://..."
+    ]
+    with pytest.raises(ConfigError, match=r"^`input.path` is a local path"):
+        check_paths_for_runner(job, dry_run=False)
+
+
+def test_direct_runner_dry_run_builds_without_writing(tmp_path):
+    from beam_jobs import _run
+    from beam_jobs._config import load_job
+
+    job = load_job(JOB, [f"output.path={tmp_path / 'out'}"])
+    summary = _run.execute(job, "run", dry_run=True)
+    assert summary["status"] == "dry run" and summary["runner"] == "DirectRunner"
+    assert summary["analysis_phases"] == 1 and summary["analyzers"] == 5
+    assert [o["name"] for o in summary["outputs"]] == [
+        "fare_z",
+        "trip_miles_bucket",
+        "trip_minutes_01",
+        "company_id",
+        "payment_id",
+        "big_tipper",
+    ]
+    assert "dataflow_job" not in summary
+    assert os.listdir(tmp_path) == []
