@@ -646,20 +646,40 @@ def _run_user_code(call, ref: str, filename: str | None):
         ) from error
 
 
+_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_OUR_CODE = tuple(
+    os.path.join(_PROJECT_ROOT, package) + os.sep for package in ("beam_jobs", "preprocessing", "analyzers")
+)
+_LIBRARIES = ("site-packages", "dist-packages", "<frozen ", os.sep + "importlib" + os.sep)
+
+
+def _owner(filename: str) -> str:
+    """Whose code a traceback frame is in: "featurebeam", "library" or "user"."""
+    if filename.startswith(_OUR_CODE):
+        return "featurebeam"
+    if any(part in filename for part in _LIBRARIES):
+        return "library"
+    return "user"
+
+
 def user_traceback(error: BaseException) -> str:
-    """The traceback of ``error`` without featurebeam's, Beam's or TensorFlow's frames."""
-    frames = [
-        frame
-        for frame in traceback.extract_tb(error.__traceback__)
-        if not any(
-            part in frame.filename
-            for part in ("importlib", "site-packages", os.sep + "beam_jobs" + os.sep, os.sep + "preprocessing" + os.sep)
-        )
-    ]
+    """The traceback of ``error`` through the user's own code only (no featurebeam, Beam or TF frames)."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if _owner(frame.filename) == "user"]
     if not frames:
         return ""
     lines = ["Traceback (your code):\n", *traceback.format_list(frames), f"{type(error).__name__}: {error}\n"]
     return "".join(lines)
+
+
+def is_users_error(error: BaseException) -> bool:
+    """Whether the user's code raised ``error`` (directly, or through a library it called).
+
+    The innermost frame that is not a library's decides: the user's code, or
+    featurebeam's (a bug, reported as an internal error).
+    """
+    owners = [_owner(frame.filename) for frame in traceback.extract_tb(error.__traceback__)]
+    own = [owner for owner in owners if owner != "library"]
+    return bool(own) and own[-1] == "user"
 
 
 def _pickle_local_modules_by_value(names, local_dir: str) -> None:

@@ -83,11 +83,8 @@ def recorded_analyzers(output_dir: str) -> list[dict] | None:
     """The records of ``OUTPUT/analyzers.json`` on any Beam filesystem; None if absent."""
     from apache_beam.io.filesystems import FileSystems
 
-    path = FileSystems.join(output_dir, ANALYZERS_FILE)
-    if not FileSystems.exists(path):
-        return None
-    with FileSystems.open(path) as handle:
-        return json.loads(handle.read().decode("utf-8"))["analyzers"]
+    recorded = _load_json(FileSystems.join(output_dir, ANALYZERS_FILE))
+    return None if recorded is None else recorded["analyzers"]
 
 
 def read_signatures(transform_fn_dir: str) -> dict[str, dict]:
@@ -133,10 +130,13 @@ def _read_vocabularies(assets_dir: str) -> dict[str, dict]:
 
 
 def _load_json(path: str) -> dict | None:
-    if not os.path.isfile(path):
+    """A JSON file on any Beam filesystem; None if it does not exist."""
+    from apache_beam.io.filesystems import FileSystems
+
+    if not FileSystems.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    with FileSystems.open(path) as handle:
+        return json.loads(handle.read().decode("utf-8"))
 
 
 _KIND_OUTPUTS = {kind: names for kind, names in ANALYZER_OUTPUTS.values()}
@@ -169,20 +169,26 @@ def _records_from_transform_fn(transform_fn: str) -> list[dict] | None:
 
 
 def inspect_output(output_dir: str) -> dict:
-    """Everything ``inspect`` shows, as a dict (``--json`` prints it as is)."""
-    output_dir = os.path.abspath(output_dir)
-    transform_fn = os.path.join(output_dir, "transform_fn")
-    if not os.path.isdir(transform_fn):
-        if os.path.isfile(os.path.join(output_dir, "saved_model.pb")):
-            output_dir, transform_fn = os.path.dirname(output_dir), output_dir
-        else:
+    """Everything ``inspect`` shows, as a dict (``--json`` prints it as is).
+
+    ``output_dir`` may be on any Beam filesystem; only its transform_fn is downloaded.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    from beam_jobs._filesystem import local_copy
+
+    output_dir = output_dir.rstrip("/") if "://" in output_dir else os.path.abspath(output_dir)
+    transform_fn = FileSystems.join(output_dir, "transform_fn")
+    if not FileSystems.exists(FileSystems.join(transform_fn, "saved_model.pb")):
+        if not FileSystems.exists(FileSystems.join(output_dir, "saved_model.pb")):
             raise InputError(f"{output_dir} is not a featurebeam output: it has no transform_fn/")
-    run = _load_json(os.path.join(output_dir, RUN_FILE)) or {}
-    analyzers = (_load_json(os.path.join(output_dir, ANALYZERS_FILE)) or {}).get("analyzers")
+        output_dir, transform_fn = FileSystems.split(output_dir)[0], output_dir
+    local_transform_fn = local_copy(transform_fn)
+    run = _load_json(FileSystems.join(output_dir, RUN_FILE)) or {}
+    analyzers = recorded_analyzers(output_dir)
     if analyzers is None:
-        analyzers = _records_from_transform_fn(transform_fn)
-    data_dir = os.path.join(output_dir, "transformed_data")
-    data_files = sorted(f for f in os.listdir(data_dir) if f.startswith("part-")) if os.path.isdir(data_dir) else []
+        analyzers = _records_from_transform_fn(local_transform_fn)
+    parts = FileSystems.match([FileSystems.join(output_dir, "transformed_data", "part-*")])[0].metadata_list
     return {
         "output": output_dir,
         "run": {
@@ -191,9 +197,9 @@ def inspect_output(output_dir: str) -> dict:
             if k in run
         },
         "analyzers": analyzers,
-        "vocabularies": _read_vocabularies(os.path.join(transform_fn, "assets")),
-        "signatures": read_signatures(transform_fn),
-        "transformed_data": data_files,
+        "vocabularies": _read_vocabularies(os.path.join(local_transform_fn, "assets")),
+        "signatures": read_signatures(local_transform_fn),
+        "transformed_data": sorted(FileSystems.split(m.path)[1] for m in parts),
     }
 
 

@@ -35,6 +35,7 @@ from beam_jobs._config import (
     JobConfig,
     JobError,
     is_remote,
+    is_users_error,
     preprocessing_fn_of,
     user_traceback,
 )
@@ -67,11 +68,6 @@ class _Prepared:
     notes: list[str] = field(default_factory=list)
 
 
-def _is_users_error(error: BaseException) -> bool:
-    """Whether a traceback passes through the user's own code (not ours, Beam's or TF's)."""
-    return bool(user_traceback(error))
-
-
 def _trace(fn: Callable, schema: pp.Schema):
     try:
         plan = engine.plan(fn, schema)
@@ -79,7 +75,7 @@ def _trace(fn: Callable, schema: pp.Schema):
     except pp.PreprocessingError as error:
         raise ConfigError(f"preprocessing_fn: {error}") from None
     except Exception as error:
-        if not _is_users_error(error):
+        if not is_users_error(error):
             raise
         raise ConfigError(
             f"preprocessing_fn raised {type(error).__name__}: {error}", details=user_traceback(error)

@@ -473,3 +473,13 @@ def test_a_job_reads_and_writes_through_beam_filesystems(tmp_path, monkeypatch):
     assert os.path.isfile(bucket / "out" / "eval" / "transform_fn" / "saved_model.pb")
     again = pq.read_table(str(bucket / "out" / "eval" / "transformed_data")).column("fare_z").to_numpy()
     np.testing.assert_allclose(np.sort(again), np.sort(fare_z), rtol=1e-6)
+    # inspect reads a remote output, downloading only its transform_fn
+    from beam_jobs._inspect import inspect_output
+
+    info = inspect_output("fbtest://out/run")
+    assert info["transformed_data"] == sorted(os.listdir(bucket / "out" / "run" / "transformed_data"))
+    assert {r["key"] for r in info["analyzers"]} == {
+        "xf/fare_z/scale_to_z_score/mean_and_var",
+        "xf/company/compute_and_apply_vocabulary/vocabulary",
+    }
+    assert info["signatures"]["serving_default"]["inputs"]["fare"] == {"dtype": "float32", "shape": [None]}
