@@ -34,7 +34,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs._config import INPUT_FORMATS, ColumnSpec, ConfigError, InputError, _nearest, check_default
-from beam_jobs._progress import count_rows
+from beam_jobs._progress import count_non_finite, count_rows
 
 # ---------------------------------------------------------------------------
 # Input files, formats and schemas
@@ -619,8 +619,13 @@ class _ReadFile(beam.DoFn):
         names = [f[0] for f in self._features]
         types = {f[0]: f[1] for f in self._features}
         raw = READERS[self._format].batches(path, names, types, self._batch_size)
+        floats = [i for i, feature in enumerate(self._features) if feature[1] == "float"]
         for batch in rebatch(_conformed(raw, self._features, path), self._batch_size):
             count_rows("read", batch.num_rows)
+            for index in floats:
+                non_finite = batch.num_rows - np.count_nonzero(np.isfinite(batch.column(index).to_numpy()))
+                if non_finite:
+                    count_non_finite(names[index], int(non_finite))
             yield batch
 
 

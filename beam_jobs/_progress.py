@@ -29,19 +29,38 @@ def count_rows(stage: str, rows: int) -> None:
         progress.add(stage, rows)
 
 
-def rows_from_metrics(result) -> dict[str, int]:
-    """``{stage: rows}`` from a finished pipeline's counters; {} if the runner has none."""
+def count_non_finite(column: str, values: int) -> None:
+    """NaN and infinite values read in a float column: run.json reports them, the CLI warns."""
+    Metrics.counter(NAMESPACE, f"{_NON_FINITE}{column}").inc(values)
+
+
+_NON_FINITE = "non_finite:"
+
+
+def _counters(result) -> dict[str, int]:
     try:
         counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
     except Exception:  # some runners do not support metrics queries
         return {}
-    rows = {}
+    totals: dict[str, int] = {}
     for counter in counters:
         name = counter.key.metric.name
-        if name.startswith("rows_"):
-            value = counter.committed if counter.committed is not None else counter.attempted
-            rows[name[len("rows_") :]] = rows.get(name[len("rows_") :], 0) + int(value or 0)
-    return rows
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[name] = totals.get(name, 0) + int(value or 0)
+    return totals
+
+
+def rows_from_metrics(result) -> dict[str, int]:
+    """``{stage: rows}`` from a finished pipeline's counters; {} if the runner has none."""
+    return {name[len("rows_") :]: value for name, value in _counters(result).items() if name.startswith("rows_")}
+
+
+def non_finite_from_metrics(result) -> dict[str, int]:
+    """``{float column: NaN and infinite values read}``, for the columns that had any."""
+    counters = _counters(result).items()
+    return {
+        name[len(_NON_FINITE) :]: value for name, value in sorted(counters) if name.startswith(_NON_FINITE) and value
+    }
 
 
 class Progress:

@@ -41,7 +41,7 @@ from beam_jobs._config import (
 )
 from beam_jobs._filesystem import local_copy, upload_tree
 from beam_jobs._io import OutputColumn, ReadBatches, WriteBatches, list_input_files, resolve_schema, write_json
-from beam_jobs._progress import Progress, rows_from_metrics
+from beam_jobs._progress import Progress, non_finite_from_metrics, rows_from_metrics
 from beam_jobs._runner_options import (
     build_options,
     check_paths_for_runner,
@@ -370,6 +370,7 @@ def execute(
         if rows and not rows.get("read"):  # metrics are reported (files were read) and no row was
             raise InputError(f"`input.path` {job.input.path}: the input files have no rows; nothing was written")
         summary["rows"] = {"read": rows.get("read", 0), "written": rows.get("written", 0)}
+        summary["non_finite_values"] = non_finite_from_metrics(result)
         summary["transformed_data"] = _entries(FileSystems.join(staging, DATA_DIR)) or []
         summary["timings_s"] = {
             "prepare": round(prepare_s, 3),

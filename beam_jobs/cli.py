@@ -218,6 +218,8 @@ def _format_summary(summary: dict) -> str:
             f"  wrote {rows['written']:,} rows to {len(summary['transformed_data'])} "
             f"{summary['job']['output']['format']} file(s) in {FileSystems.join(output, 'transformed_data')}"
         )
+    for column, count in summary.get("non_finite_values", {}).items():
+        lines.append(f"  warning: column {column!r} has {count:,} NaN or infinite values")
     lines.append(f"  transform_fn: {FileSystems.join(output, 'transform_fn')}")
     records = recorded_analyzers(output) if summary["command"] != "transform" else None
     if records is not None:

@@ -483,3 +483,20 @@ def test_a_job_reads_and_writes_through_beam_filesystems(tmp_path, monkeypatch):
         "xf/company/compute_and_apply_vocabulary/vocabulary",
     }
     assert info["signatures"]["serving_default"]["inputs"]["fare"] == {"dtype": "float32", "shape": [None]}
+
+
+def test_non_finite_values_are_counted_per_column(tmp_path):
+    from beam_jobs import _run
+    from beam_jobs._config import load_job
+
+    fare = np.array([1.0, np.nan, 2.0, np.inf, -np.inf, 3.0])
+    pq.write_table(pa.table({"fare": fare, "tips": np.arange(6.0)}), tmp_path / "rides.parquet")
+    job = {
+        "input": {"path": "rides.parquet"},
+        "features": [{"name": "fare", "transform": "identity"}, {"name": "tips", "transform": "scale_to_0_1"}],
+        "output": {"path": "out"},
+    }
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
+    summary = _run.execute(load_job(str(tmp_path / "job.yaml")), "run")
+    assert summary["non_finite_values"] == {"fare": 3}
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["non_finite_values"] == {"fare": 3}
