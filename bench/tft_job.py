@@ -24,7 +24,7 @@ import tempfile  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # last: bench/ must shadow nothing
 
 import apache_beam as beam  # noqa: E402
 import tensorflow as tf  # noqa: E402

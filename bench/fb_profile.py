@@ -1,8 +1,8 @@
 """Where a featurebeam run's time goes: py-spy samples of the whole process, by category.
 
     .venv/bin/pip install py-spy
-    .venv/bin/python bench/profile.py --rows 1000000          # records, then summarizes
-    .venv/bin/python bench/profile.py --raw bench/profile/fb-1000000.txt   # summarize a recording again
+    .venv/bin/python bench/fb_profile.py --rows 1000000          # records, then summarizes
+    .venv/bin/python bench/fb_profile.py --raw bench/profile/fb-1000000.txt   # summarize a recording again
 
 Records ``featurebeam run bench/job.yaml`` with ``py-spy record --idle
 --threads --format raw`` (the data must exist: bench/generate.py). The main
