@@ -502,7 +502,7 @@ def _apply_override(raw: dict, key: str, value: Any) -> None:
         node[last] = value
 
 
-def load_job(path: str, overrides: list[str] = (), runner: str | None = None) -> JobConfig:
+def load_job(path: str, overrides: list[str] = (), *, runner: str | None = None) -> JobConfig:
     """Read, override, validate and resolve a job file. Raises ConfigError."""
     source = os.path.abspath(path)
     if not os.path.isfile(source):

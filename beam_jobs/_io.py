@@ -636,7 +636,7 @@ class ReadBatches(beam.PTransform):
     workers; each file is read by one worker.
     """
 
-    def __init__(self, paths: list[str], input_format: str, schema, batch_size: int = 65536):
+    def __init__(self, paths: list[str], input_format: str, schema, *, batch_size: int = 65536):
         super().__init__()
         self._paths = list(paths)
         self._format = input_format
@@ -728,7 +728,7 @@ def _counted(batch: pa.RecordBatch) -> pa.RecordBatch:
 class WriteBatches(beam.PTransform):
     """Writes RecordBatches under ``directory`` as ``part-*`` shards; returns the file names."""
 
-    def __init__(self, directory: str, output_format: str, columns: list[OutputColumn], num_shards: int = 0):
+    def __init__(self, directory: str, output_format: str, columns: list[OutputColumn], *, num_shards: int = 0):
         super().__init__()
         self._directory = directory
         self._format = output_format

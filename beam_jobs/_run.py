@@ -134,7 +134,7 @@ def _build(
 ):
     """The job's pipeline, as a list of named steps."""
     schema = prepared.schema
-    batches = pipeline | "Read" >> ReadBatches(paths, input_format, schema, job.input.batch_size)
+    batches = pipeline | "Read" >> ReadBatches(paths, input_format, schema, batch_size=job.input.batch_size)
     if command == "transform":
         transform_fn = prepared.source_output
     else:
@@ -145,7 +145,7 @@ def _build(
             return
     transformed = ((batches, schema), transform_fn) | "Transform" >> TransformDataset()
     _ = transformed | "Write" >> WriteBatches(
-        FileSystems.join(staging, DATA_DIR), job.output.format, prepared.outputs, job.output.num_shards
+        FileSystems.join(staging, DATA_DIR), job.output.format, prepared.outputs, num_shards=job.output.num_shards
     )
 
 

@@ -157,7 +157,7 @@ def _dispatch(args, console: _Console) -> int:
     from beam_jobs import _run
     from beam_jobs._config import load_job
 
-    job = load_job(args.job, args.overrides, args.runner)
+    job = load_job(args.job, args.overrides, runner=args.runner)
     show_progress = console.is_terminal() and not args.quiet and not args.dry_run
     summary = _run.execute(
         job,

@@ -34,7 +34,7 @@ def write_job(tmp_path, job: dict, name: str = "job.yaml") -> str:
 
 def error_of(tmp_path, job: dict, overrides=(), runner=None) -> str:
     with pytest.raises(ConfigError) as caught:
-        job_config = load_job(write_job(tmp_path, job), list(overrides), runner)
+        job_config = load_job(write_job(tmp_path, job), list(overrides), runner=runner)
         resolved_options(job_config)
     return str(caught.value)
 
