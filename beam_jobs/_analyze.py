@@ -102,17 +102,32 @@ class _AnalyzePhase(beam.PTransform):
 class AnalyzeToValues(beam.PTransform):
     """``PCollection[RecordBatch]`` -> a single ``{analyzer key: result}`` dict.
 
-    Each phase reads the data once; all phases are in this one pipeline.
+    Each phase reads the data once; all phases are in this one pipeline. Given
+    a ``source`` (a PTransform producing the RecordBatches) it is applied to a
+    pipeline instead, and every phase reads the source anew: no runner then
+    has to hold the dataset between phases, so memory stays flat however
+    large the input.
     """
 
-    def __init__(self, preprocessing_fn: Callable, schema: Schema, plan: engine.Plan | None = None):
+    def __init__(
+        self,
+        preprocessing_fn: Callable,
+        schema: Schema,
+        plan: engine.Plan | None = None,
+        source: beam.PTransform | None = None,
+    ):
         super().__init__()
         self._fn = preprocessing_fn
         self._schema = schema
         self._plan = plan or engine.plan(preprocessing_fn, schema)
+        self._source = source
 
-    def expand(self, batches):
-        values = batches.pipeline | "NoResultsYet" >> beam.Create([{}])
+    def expand(self, batches_or_pipeline):
+        values = batches_or_pipeline.pipeline | "NoResultsYet" >> beam.Create([{}])
         for index, specs in enumerate(self._plan.phases):
+            if self._source is None:
+                batches = batches_or_pipeline
+            else:
+                batches = batches_or_pipeline.pipeline | f"ReadForPhase{index}" >> self._source
             values = (batches, values) | f"Phase{index}" >> _AnalyzePhase(self._fn, self._schema, list(specs))
         return values
