@@ -500,3 +500,18 @@ def test_non_finite_values_are_counted_per_column(tmp_path):
     summary = _run.execute(load_job(str(tmp_path / "job.yaml")), "run")
     assert summary["non_finite_values"] == {"fare": 3}
     assert json.loads((tmp_path / "out" / "run.json").read_text())["non_finite_values"] == {"fare": 3}
+
+
+def test_an_output_path_holding_other_files_is_not_replaced(tmp_path):
+    from beam_jobs import _run
+    from beam_jobs._config import load_job
+
+    pq.write_table(raw_table(0), tmp_path / "rides.parquet")
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "notes.txt").write_text("keep me")
+    job = {"input": {"path": "rides.parquet"}, "features": [{"name": "hour", "transform": "identity"}]}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump({**job, "output": {"path": "precious"}}))
+    with pytest.raises(ConfigError, match="exists and is not a featurebeam output; refusing to replace it"):
+        _run.execute(load_job(str(tmp_path / "job.yaml")), "run")
+    assert os.listdir(tmp_path / "precious") == ["notes.txt"]
+    assert sorted(os.listdir(tmp_path)) == ["job.yaml", "precious", "rides.parquet"]
