@@ -40,6 +40,7 @@ class OutputInfo:
     name: str
     dtype: str  # float | int | string
     shape: tuple[int, ...]
+    int_domain: tuple[int, int] | None = None  # categorical ids (vocabularies, buckets)
 
 
 def _feature_spec(schema: Schema) -> dict:
@@ -56,12 +57,12 @@ def _signature(inputs: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tensor]
     return tf.compat.v1.saved_model.signature_def_utils.predict_signature_def(dict(inputs), dict(outputs))
 
 
-def _output_info(name: str, tensor: tf.Tensor) -> OutputInfo:
+def _output_info(name: str, tensor: tf.Tensor, int_domain=None) -> OutputInfo:
     kind = "string" if tensor.dtype == tf.string else ("float" if tensor.dtype.is_floating else "int")
     instance = tensor.shape[1:]
     if not instance.is_fully_defined():
         raise ValueError(f"output {name!r} must have a fixed instance shape; got {tensor.shape}")
-    return OutputInfo(name, kind, tuple(instance.as_list()))
+    return OutputInfo(name, kind, tuple(instance.as_list()), int_domain)
 
 
 class _TransformModule(tf.Module):
@@ -129,7 +130,7 @@ def export_transform_fn(
                 )
             builder.save()
         _resave_as_tf2(v1_dir, export_dir, served.inputs)
-        return [_output_info(name, tensor) for name, tensor in served.outputs.items()]
+        return [_output_info(name, t, served.int_domains.get(name)) for name, t in served.outputs.items()]
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from preprocessing import _analyzers
-from preprocessing._tracing import PreprocessingError
+from preprocessing._tracing import PreprocessingError, annotate_int_domain
 
 
 def scale_to_z_score(x, elementwise=False, name=None, output_dtype=None):
@@ -117,7 +117,10 @@ def apply_buckets(x, bucket_boundaries, name=None):
         else:
             flat_x = tf.cast(flat_x, flat_boundaries.dtype)
         buckets = tf.searchsorted(flat_boundaries, flat_x, side="right", out_type=tf.int64)
-        return tf.reshape(buckets, tf.shape(x))
+        buckets = tf.reshape(buckets, tf.shape(x))
+        if boundaries.shape[1] is not None:
+            annotate_int_domain(buckets, 0, boundaries.shape[1])
+        return buckets
 
 
 def hash_strings(strings, hash_buckets, key=None, name=None):

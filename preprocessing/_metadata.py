@@ -22,6 +22,9 @@ def schema_pbtxt(outputs: list[OutputInfo]) -> str:
         lines.append("feature {")
         lines.append(f"  name: {json.dumps(info.name)}")
         lines.append(f"  type: {_SCHEMA_TYPES[info.dtype]}")
+        if info.int_domain is not None:
+            lines += ["  int_domain {", f"    min: {info.int_domain[0]}", f"    max: {info.int_domain[1]}"]
+            lines += ["    is_categorical: true", "  }"]
         lines.append("  presence {")
         lines.append("    min_fraction: 1.0")
         lines.append("  }")

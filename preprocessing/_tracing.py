@@ -51,7 +51,10 @@ class _TraceContext:
     calls: list[AnalyzerCall] = field(default_factory=list)
     # vocabulary filename tensor -> tokens (known), None (unknown) or asset path tensor (export)
     vocabularies: dict = field(default_factory=dict)
+    vocabulary_sizes: dict = field(default_factory=dict)  # filename tensor ref -> number of lines
     asset_paths: dict[str, tf.Tensor] = field(default_factory=dict)
+    # output tensor ref -> (min, max) of a categorical int result, for the output schema
+    int_domains: dict = field(default_factory=dict)
 
     def key_here(self) -> str:
         scope = self.graph.get_name_scope()
@@ -111,6 +114,8 @@ def register_vocabulary(spec_for_key: Callable[[str], VocabularySpec], tokens: t
     else:
         filename = tf.constant(spec.vocab_filename, tf.string, name="vocabulary_file")
         context.vocabularies[filename.ref()] = np.asarray(known[0], dtype=object)
+    if known is not None:
+        context.vocabulary_sizes[filename.ref()] = len(known[0])
     context.calls.append(AnalyzerCall(spec, (tokens,), (filename,)))
     return filename
 
@@ -141,6 +146,18 @@ def lookup_vocabulary(filename: tf.Tensor):
     if isinstance(entry, tf.Tensor):
         return "asset", entry
     return "tokens", entry
+
+
+def vocabulary_size(filename) -> int | None:
+    """Number of entries of a known vocabulary, or None."""
+    if not isinstance(filename, tf.Tensor):
+        return None
+    return current_context().vocabulary_sizes.get(filename.ref())
+
+
+def annotate_int_domain(tensor: tf.Tensor, minimum: int, maximum: int) -> None:
+    """Record that ``tensor`` is categorical in ``[minimum, maximum]`` (tf.Transform's int_domain)."""
+    current_context().int_domains[tensor.ref()] = (int(minimum), int(maximum))
 
 
 class _FeatureReader(Mapping):
@@ -181,6 +198,7 @@ class Trace:
     calls: list[AnalyzerCall]
     features_read: list[str]
     asset_paths: dict[str, tf.Tensor]
+    int_domains: dict[str, tuple[int, int]] = field(default_factory=dict)  # output name -> (min, max)
 
 
 def call_preprocessing_fn(
@@ -201,7 +219,8 @@ def call_preprocessing_fn(
         _LOCAL.context = previous
     outputs = _check_outputs(outputs)
     inputs = {name: features[name] for name in reader.read}
-    return Trace(graph, inputs, outputs, context.calls, list(reader.read), context.asset_paths)
+    domains = {name: context.int_domains[t.ref()] for name, t in outputs.items() if t.ref() in context.int_domains}
+    return Trace(graph, inputs, outputs, context.calls, list(reader.read), context.asset_paths, domains)
 
 
 def _check_outputs(outputs) -> dict[str, tf.Tensor]:

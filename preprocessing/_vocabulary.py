@@ -8,7 +8,13 @@ import numpy as np
 import tensorflow as tf
 
 from analyzers import VocabularySpec
-from preprocessing._tracing import PreprocessingError, lookup_vocabulary, register_vocabulary
+from preprocessing._tracing import (
+    PreprocessingError,
+    annotate_int_domain,
+    lookup_vocabulary,
+    register_vocabulary,
+    vocabulary_size,
+)
 
 _UNSUPPORTED_OPTIONS = (
     "weights",
@@ -151,7 +157,12 @@ def apply_vocabulary(
             table = tf.lookup.StaticVocabularyTable(initializer, num_oov_buckets, lookup_key_dtype=key_dtype)
         else:
             table = tf.lookup.StaticHashTable(initializer, default_value=tf.cast(default_value, tf.int64))
-        return table.lookup(keys)
+        ids = table.lookup(keys)
+        size = vocabulary_size(deferred_vocab_filename_tensor)
+        if size is not None:
+            lowest = 0 if num_oov_buckets > 0 else min(0, int(default_value))
+            annotate_int_domain(ids, lowest, size - 1 + num_oov_buckets)
+        return ids
 
 
 def _in_memory_initializer(tokens: np.ndarray, key_dtype: tf.DType):

@@ -160,6 +160,13 @@ def test_tf_transform_output_reads_and_reproduces(served):
             np.testing.assert_allclose(got[name].numpy(), beam_values, rtol=0, atol=1e-6, err_msg=name)
     vocab = tft_output.vocabulary_by_name("vocab_compute_and_apply_vocabulary_vocabulary")
     assert len(vocab) == 4
+    domains = {
+        f.name: (f.int_domain.min, f.int_domain.max, f.int_domain.is_categorical)
+        for f in tft_output.transformed_metadata.schema.feature
+        if f.HasField("int_domain")
+    }
+    # tf.Transform's domains: vocab ids [min(0, default), size - 1 + oov], buckets [0, boundaries].
+    assert domains == {"company_id": (0, 5, True), "passengers_id": (-1, 4, True), "miles_bucket": (0, 4, True)}
 
 
 def _analyzer_values(output_dir):
