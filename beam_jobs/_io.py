@@ -609,19 +609,25 @@ def rebatch(batches: Iterable[pa.RecordBatch], batch_size: int) -> Iterator[pa.R
 class _ReadFile(beam.DoFn):
     """A file path -> its rows as conformed RecordBatches of ``batch_size`` rows."""
 
-    def __init__(self, input_format: str, features, batch_size: int):
+    def __init__(self, input_format: str, features, batch_size: int, stage: str = "read"):
         self._format = input_format
         self._features = [tuple(f) for f in features]
         self._batch_size = batch_size
+        self._stage = stage
+        self._primary = stage == "read"  # the read whose rows count as the job's input
 
     def process(self, path: str):
-        count_rows("files", 1)  # so that an empty input still reports its row count: 0
+        if self._primary:
+            count_rows("files", 1)  # so that an empty input still reports its row count: 0
         names = [f[0] for f in self._features]
         types = {f[0]: f[1] for f in self._features}
         raw = READERS[self._format].batches(path, names, types, self._batch_size)
         floats = [i for i, feature in enumerate(self._features) if feature[1] == "float"]
         for batch in rebatch(_conformed(raw, self._features, path), self._batch_size):
-            count_rows("read", batch.num_rows)
+            count_rows(self._stage, batch.num_rows)
+            if not self._primary:
+                yield batch
+                continue
             for index in floats:
                 non_finite = batch.num_rows - np.count_nonzero(np.isfinite(batch.column(index).to_numpy()))
                 if non_finite:
@@ -633,21 +639,24 @@ class ReadBatches(beam.PTransform):
     """``PBegin`` -> ``PCollection[pa.RecordBatch]`` of the given files' ``schema`` columns.
 
     Columns are float32, int64 or binary, without nulls. Files are spread over
-    workers; each file is read by one worker.
+    workers; each file is read by one worker. ``stage`` names the row counter:
+    the job's first read counts as ``read`` (and counts non-finite floats);
+    a job reads its input again for each later pass, counted separately.
     """
 
-    def __init__(self, paths: list[str], input_format: str, schema, *, batch_size: int = 65536):
+    def __init__(self, paths: list[str], input_format: str, schema, *, batch_size: int = 65536, stage: str = "read"):
         super().__init__()
         self._paths = list(paths)
         self._format = input_format
         self._features = [(f.name, f.type, f.default) for f in schema.features]
         self._batch_size = batch_size
+        self._stage = stage
 
     def expand(self, pbegin):
         files = pbegin | "Files" >> beam.Create(self._paths)
         if len(self._paths) > 1:
             files = files | "SpreadFiles" >> beam.Reshuffle()
-        return files | "ReadFiles" >> beam.ParDo(_ReadFile(self._format, self._features, self._batch_size))
+        return files | "ReadFiles" >> beam.ParDo(_ReadFile(self._format, self._features, self._batch_size, self._stage))
 
 
 # ---------------------------------------------------------------------------

@@ -134,15 +134,24 @@ def _build(
 ):
     """The job's pipeline, as a list of named steps."""
     schema = prepared.schema
-    batches = pipeline | "Read" >> ReadBatches(paths, input_format, schema, batch_size=job.input.batch_size)
+
+    def reader(stage: str) -> ReadBatches:
+        # Every pass reads the files anew, so no runner holds the dataset between passes.
+        return ReadBatches(paths, input_format, schema, batch_size=job.input.batch_size, stage=stage)
+
+    analyzed = command != "transform" and bool(prepared.plan.phases)
     if command == "transform":
         transform_fn = prepared.source_output
     else:
-        values = batches | "Analyze" >> AnalyzeToValues(prepared.fn, schema, prepared.plan)
+        source = lambda phase: reader("read" if phase == 0 else f"phase{phase}")  # noqa: E731
+        values = pipeline | "Analyze" >> AnalyzeToValues(prepared.fn, schema, prepared.plan, source=source)
         transform_fn = values | "WriteTransformFn" >> WriteTransformFn(prepared.fn, schema, staging)
         _ = values | "RecordAnalyzers" >> beam.Map(_inspect.write_analyzers_json, prepared.plan.phases, staging)
         if command == "analyze":
+            if not analyzed:  # nothing to analyze: still read the input once, to validate and count it
+                _ = pipeline | "Read" >> reader("read")
             return
+    batches = pipeline | "ReadForTransform" >> reader("transform" if analyzed else "read")
     transformed = ((batches, schema), transform_fn) | "Transform" >> TransformDataset()
     _ = transformed | "Write" >> WriteBatches(
         FileSystems.join(staging, DATA_DIR), job.output.format, prepared.outputs, num_shards=job.output.num_shards
@@ -370,6 +379,7 @@ def execute(
         if rows and not rows.get("read"):  # metrics are reported (files were read) and no row was
             raise InputError(f"`input.path` {job.input.path}: the input files have no rows; nothing was written")
         summary["rows"] = {"read": rows.get("read", 0), "written": rows.get("written", 0)}
+        summary["rows_per_pass"] = {stage: n for stage, n in sorted(rows.items()) if stage not in ("files",)}
         summary["non_finite_values"] = non_finite_from_metrics(result)
         summary["transformed_data"] = _entries(FileSystems.join(staging, DATA_DIR)) or []
         summary["timings_s"] = {
