@@ -102,7 +102,7 @@ def summarize(raw_path: str, top: int = 12) -> str:
     return "\n".join(lines)
 
 
-def record(rows: int, output: str) -> None:
+def record(rows: int, output: str, src: str = ROOT) -> None:
     spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
     data = os.path.join(BENCH_DIR, "data", str(rows))
     if not os.path.isdir(os.path.join(data, "parquet")):
@@ -131,7 +131,8 @@ def record(rows: int, output: str) -> None:
         f"output.path={job_output}",
         "--quiet",
     ]
-    subprocess.run(command, check=True, cwd=ROOT)
+    env = dict(os.environ, PYTHONPATH=src, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    subprocess.run(command, check=True, cwd=src, env=env)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,12 +140,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--raw", help="summarize this py-spy raw recording instead of recording one")
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument("--featurebeam-commit", metavar="REV", help="profile this commit (as bench/run.py does)")
     args = parser.parse_args(argv)
     raw = args.raw
     if raw is None:
         raw = os.path.join(BENCH_DIR, "profile", f"fb-{args.rows}.txt")
         os.makedirs(os.path.dirname(raw), exist_ok=True)
-        record(args.rows, raw)
+        src = ROOT
+        if args.featurebeam_commit:
+            from run import _git_commit, snapshot
+
+            src = snapshot(_git_commit(args.featurebeam_commit))
+        record(args.rows, raw, src)
     print(summarize(raw, args.top))
     return 0
 

@@ -31,6 +31,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 
@@ -118,12 +119,12 @@ class TreeMemory(threading.Thread):
         self.join()
 
 
-def measure(command: list[str], log_path: str, env: dict) -> dict:
+def measure(command: list[str], log_path: str, env: dict, cwd: str = ROOT) -> dict:
     """Run ``command`` to completion; wall, CPU and peak RSS of its process tree."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env=env)
         monitor = TreeMemory(process.pid)
         monitor.start()
         # VmHWM is a high-water mark, so sampling it catches every peak but one
@@ -150,11 +151,14 @@ def measure(command: list[str], log_path: str, env: dict) -> dict:
 
 
 def featurebeam_command(python: str, data: str, output: str) -> list[str]:
-    """``featurebeam run bench/job.yaml``; through ``python -m`` when the console script is not installed."""
-    script = os.path.join(os.path.dirname(python), "featurebeam")
-    launcher = [script] if os.path.isfile(script) else [python, "-m", "beam_jobs.cli"]
+    """``featurebeam run bench/job.yaml``, as ``python -m beam_jobs.cli`` (what the console script calls).
+
+    Run from the featurebeam source tree measured, which is first on ``sys.path``.
+    """
     return [
-        *launcher,
+        python,
+        "-m",
+        "beam_jobs.cli",
         "run",
         os.path.join(BENCH_DIR, "job.yaml"),
         "--set",
@@ -288,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=TOOLS, help="run only one of the two")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-check", action="store_true", help="skip comparing the two outputs")
+    parser.add_argument(
+        "--featurebeam-commit",
+        metavar="REV",
+        help="run featurebeam as of this commit (extracted with `git archive` into bench/data/src-<sha>/) "
+        "instead of the checkout, so edits in progress do not change what is measured",
+    )
     args = parser.parse_args(argv)
     tools = [args.only] if args.only else list(TOOLS)
     python = sys.executable
@@ -311,7 +321,12 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(logs, exist_ok=True)
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    commit = _git_commit()
+    if args.featurebeam_commit:
+        commit = _git_commit(args.featurebeam_commit)
+        src = snapshot(commit)
+    else:
+        src, commit = ROOT, _git_commit()
+    fb_env = dict(env, PYTHONPATH=os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p))
     runs: dict[str, list[dict]] = {tool: [] for tool in tools}
     print(f"bench: {args.rows:,} rows from {data}; {args.runs} run(s) of {', '.join(tools)}, alternating", flush=True)
     for index in range(args.runs):
@@ -321,7 +336,10 @@ def main(argv: list[str] | None = None) -> int:
             os.makedirs(os.path.dirname(output), exist_ok=True)
             command = COMMANDS[tool](python, data, output)
             log_path = os.path.join(logs, f"{stamp}-{tool}-{index}.log")
-            result = measure(command, log_path, env)
+            if tool == "featurebeam":
+                result = measure(command, log_path, fb_env, cwd=src)
+            else:
+                result = measure(command, log_path, env)
             result["command"] = command
             result["internal_timings_s"] = _internal_timings(output)
             if result["returncode"]:
@@ -381,8 +399,9 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "started": stamp,
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
+        "featurebeam_src": src,
         "git_commit": commit,
-        "uncommitted_changes": _git_dirty(),
+        "uncommitted_changes": _git_dirty() if src == ROOT else None,
         "summary": summary,
         "targets": targets,
         "check": check,
@@ -413,16 +432,38 @@ def _git_dirty() -> list[str]:
     return [line[3:] for line in lines]
 
 
-def _git_commit() -> str | None:
+def _git_commit(rev: str = "HEAD") -> str | None:
     try:
         return (
             subprocess.run(
-                ["git", "rev-parse", "HEAD"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+                ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             ).stdout.strip()
             or None
         )
     except OSError:
         return None
+
+
+def snapshot(commit: str | None) -> str:
+    """The source tree of ``commit``, extracted once into bench/data/src-<sha>/."""
+    if not commit:
+        sys.exit("bench: --featurebeam-commit is not a commit of this repository")
+    destination = os.path.join(BENCH_DIR, "data", f"src-{commit[:12]}")
+    if not os.path.isdir(destination):
+        partial = destination + ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        os.makedirs(partial)
+        archive = subprocess.Popen(["git", "archive", "--format=tar", commit], cwd=ROOT, stdout=subprocess.PIPE)
+        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+            tar.extractall(partial, filter="data")
+        if archive.wait():
+            sys.exit(f"bench: git archive {commit} failed")
+        os.rename(partial, destination)
+    return destination
 
 
 if __name__ == "__main__":
