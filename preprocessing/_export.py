@@ -108,9 +108,9 @@ def export_transform_fn(
             served = call_preprocessing_fn(preprocessing_fn, raw_placeholders(schema), values, asset_dir)
             read = schema.select(served.features_read)
             examples = tf.compat.v1.placeholder(tf.string, [None], name=EXAMPLES_INPUT)
-            with tf.name_scope(EXAMPLES_SIGNATURE):
+            with tf.compat.v1.name_scope("parse_examples/"):
                 parsed = tf.io.parse_example(examples, _feature_spec(read))
-                from_examples = call_preprocessing_fn(preprocessing_fn, parsed, values, asset_dir)
+            from_examples = call_preprocessing_fn(preprocessing_fn, parsed, values, asset_dir, scope=EXAMPLES_SIGNATURE)
             signatures = {
                 SERVING_SIGNATURE: _signature(served.inputs, served.outputs),
                 TFT_SIGNATURE: _signature(served.inputs, served.outputs),

@@ -206,17 +206,24 @@ def call_preprocessing_fn(
     features: Mapping[str, tf.Tensor],
     values: Mapping[str, tuple] | None = None,
     asset_dir: str | None = None,
+    scope: str = "transform",
 ) -> Trace:
-    """Call ``preprocessing_fn`` on ``features`` in the current graph and scope."""
+    """Call ``preprocessing_fn`` on ``features`` in the current graph, inside a fresh ``scope``.
+
+    Analyzer keys are name scopes relative to ``scope``. Every trace calls the
+    fn in a scope of its own, so the user's ``name=`` arguments (even one equal
+    to a feature's name) give the same keys in every trace.
+    """
     graph = tf.compat.v1.get_default_graph()
-    context = _TraceContext(graph, values or {}, asset_dir, graph.get_name_scope())
     reader = _FeatureReader(features)
     previous = getattr(_LOCAL, "context", None)
-    _LOCAL.context = context
-    try:
-        outputs = preprocessing_fn(reader)
-    finally:
-        _LOCAL.context = previous
+    with tf.compat.v1.name_scope(scope + "/") as root:
+        context = _TraceContext(graph, values or {}, asset_dir, root.rstrip("/"))
+        _LOCAL.context = context
+        try:
+            outputs = preprocessing_fn(reader)
+        finally:
+            _LOCAL.context = previous
     outputs = _check_outputs(outputs)
     inputs = {name: features[name] for name in reader.read}
     domains = {name: context.int_domains[t.ref()] for name, t in outputs.items() if t.ref() in context.int_domains}
@@ -245,11 +252,12 @@ def _check_outputs(outputs) -> dict[str, tf.Tensor]:
 
 
 def raw_placeholders(schema: Schema) -> dict[str, tf.Tensor]:
-    """One ``[None]`` placeholder per raw feature, named after it."""
-    return {
-        f.name: tf.compat.v1.placeholder(f.tf_dtype, [None], name=_safe_op_name(f.name))
-        for f in schema.features
-    }
+    """One ``[None]`` placeholder per raw feature, named after it (in scope ``inputs``)."""
+    with tf.compat.v1.name_scope("inputs/"):
+        return {
+            f.name: tf.compat.v1.placeholder(f.tf_dtype, [None], name=_safe_op_name(f.name))
+            for f in schema.features
+        }
 
 
 def _safe_op_name(name: str) -> str:

@@ -191,3 +191,22 @@ def test_multi_process_runner_gives_the_same_constants(served, tmp_path):
     assert _assets(multi_dir) == _assets(output_dir)
     for name in outputs:
         np.testing.assert_array_equal(multi_outputs[name], outputs[name], err_msg=name)
+
+
+def test_analyzer_named_like_a_feature():
+    def fn(inputs):
+        return {
+            "ids": pp.compute_and_apply_vocabulary(inputs["company"], name="company"),
+            "centred": inputs["fare"] - pp.mean(inputs["fare"], name="fare"),
+        }
+
+    data = {
+        "fare": np.arange(10, dtype=np.float32),
+        "company": np.array(list("aabbbcccdd"), dtype=object),
+        "miles": np.zeros(10, np.float32),
+        "passengers": np.ones(10, np.int64),
+    }
+    outputs, _ = run_featurebeam(fn, SCHEMA, data)
+    # counts: b 3, c 3, a 2, d 2; ties broken by descending bytes: c, b, d, a
+    np.testing.assert_array_equal(outputs["ids"], [3, 3, 1, 1, 1, 0, 0, 0, 2, 2])
+    np.testing.assert_allclose(outputs["centred"], np.arange(10) - 4.5)
