@@ -2,14 +2,23 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
-INSTALLED := $(VENV)/.installed-test
+INSTALLED := $(VENV)/.installed
+INSTALLED_TEST := $(VENV)/.installed-test
 
 .PHONY: demo test install bench lint clean
 
-$(INSTALLED): setup.py
+$(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "featurebeam needs $(PYTHON) on PATH (or run: make PYTHON=python3 ...)"; exit 2; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+# featurebeam and its pinned runtime dependencies
+$(INSTALLED): setup.py | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+# plus the test dependencies (tensorflow-transform, the reference implementation, ...)
+$(INSTALLED_TEST): $(INSTALLED)
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -18,10 +27,10 @@ install: $(INSTALLED)
 demo: $(INSTALLED)
 	$(VENV)/bin/featurebeam run configs/rides/job.yaml
 
-test: $(INSTALLED)
+test: $(INSTALLED_TEST)
 	$(PY) -m pytest tests
 
-bench: $(INSTALLED)
+bench: $(INSTALLED_TEST)
 	$(PY) bench/run.py --rows 1000000 --runs 3
 
 clean:
