@@ -121,6 +121,7 @@ class TreeMemory(threading.Thread):
 
 def measure(command: list[str], log_path: str, env: dict, cwd: str = ROOT) -> dict:
     """Run ``command`` to completion; wall, CPU and peak RSS of its process tree."""
+    load_before = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with open(log_path, "wb") as log:
@@ -143,6 +144,7 @@ def measure(command: list[str], log_path: str, env: dict, cwd: str = ROOT) -> di
         "peak_tree_rss_sampled_mib": round(monitor.peak_tree_rss / MIB, 1),
         "peak_process_hwm_mib": round(monitor.peak_process_hwm / MIB, 1),
         "max_processes": monitor.max_processes,
+        "load_average_1min_before": round(load_before, 2),
     }
 
 
