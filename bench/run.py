@@ -240,7 +240,21 @@ def format_table(rows: int, runs: dict[str, list[dict]], summary: dict) -> str:
     return "\n".join(lines)
 
 
-def check_targets(rows: int, summary: dict) -> list[dict]:
+def baseline_1m(commit: str | None) -> tuple[str, dict] | None:
+    """The newest 1M-row featurebeam result of the same featurebeam commit (file name, summary)."""
+    candidates = []
+    for name in os.listdir(RESULTS_DIR) if os.path.isdir(RESULTS_DIR) else []:
+        if not name.startswith("1000000-") or not name.endswith(".json"):
+            continue
+        with open(os.path.join(RESULTS_DIR, name)) as handle:
+            result = json.load(handle)
+        if commit and result.get("git_commit") == commit and not result.get("uncommitted_changes"):
+            if "featurebeam" in result["summary"]:
+                candidates.append((name, result["summary"]["featurebeam"]))
+    return max(candidates, key=lambda c: c[0]) if candidates else None
+
+
+def check_targets(rows: int, summary: dict, commit: str | None = None) -> list[dict]:
     targets = []
     ratios = summary.get("ratios")
     if rows == 1_000_000 and ratios:
@@ -258,10 +272,9 @@ def check_targets(rows: int, summary: dict) -> list[dict]:
                 "met": ratios["peak_rss_featurebeam_over_tft"] <= RSS_RATIO_TARGET,
             }
         )
-    baseline_path = os.path.join(RESULTS_DIR, "latest-1000000.json")
-    if rows > 1_000_000 and "featurebeam" in summary and os.path.isfile(baseline_path):
-        with open(baseline_path) as handle:
-            baseline = json.load(handle)["summary"].get("featurebeam")
+    found = baseline_1m(commit) if rows > 1_000_000 and "featurebeam" in summary else None
+    if found:
+        baseline_file, baseline = found
         if baseline:
             rss = summary["featurebeam"]["peak_rss_mib"] / baseline["peak_rss_mib"]
             wall = summary["featurebeam"]["wall_s"] / baseline["wall_s"]
@@ -269,6 +282,7 @@ def check_targets(rows: int, summary: dict) -> list[dict]:
             targets.append(
                 {
                     "target": f"{factor:g}M rows: featurebeam peak RSS <= {SCALE_RSS_TARGET}x the 1M run",
+                    "baseline": baseline_file,
                     "value": round(rss, 2),
                     "met": rss <= SCALE_RSS_TARGET,
                 }
@@ -277,6 +291,7 @@ def check_targets(rows: int, summary: dict) -> list[dict]:
                 targets.append(
                     {
                         "target": f"10M rows: featurebeam wall <= {SCALE_TIME_TARGET:g}x the 1M run",
+                        "baseline": baseline_file,
                         "value": round(wall, 2),
                         "met": wall <= SCALE_TIME_TARGET,
                     }
@@ -325,9 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     if args.featurebeam_commit:
         commit = _git_commit(args.featurebeam_commit)
-        src = snapshot(commit)
+        src, uncommitted = snapshot(commit), []
     else:
         src, commit = ROOT, _git_commit()
+        uncommitted = [path for path in _git_dirty() if not path.startswith("bench/")]
     fb_env = dict(env, PYTHONPATH=os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p))
     runs: dict[str, list[dict]] = {tool: [] for tool in tools}
     print(f"bench: {args.rows:,} rows from {data}; {args.runs} run(s) of {', '.join(tools)}, alternating", flush=True)
@@ -389,11 +405,12 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             check = {"ok": False, "failures": [f"check.py exited with {checked.returncode} and wrote no result"]}
 
-    targets = check_targets(args.rows, summary)
+    targets = check_targets(args.rows, summary, None if uncommitted else commit)
     if targets:
         print("\ntargets (issue 4):")
         for target in targets:
-            print(f"  [{'met' if target['met'] else 'NOT met'}] {target['target']}: {target['value']}")
+            against = f" (vs {target['baseline']})" if "baseline" in target else ""
+            print(f"  [{'met' if target['met'] else 'NOT met'}] {target['target']}: {target['value']}{against}")
 
     result = {
         "rows": args.rows,
@@ -403,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
         "featurebeam_src": src,
         "git_commit": commit,
-        "uncommitted_changes": _git_dirty() if src == ROOT else None,
+        "uncommitted_changes": uncommitted,
         "summary": summary,
         "targets": targets,
         "check": check,
