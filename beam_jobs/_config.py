@@ -29,6 +29,7 @@ import yaml
 
 INPUT_FORMATS = ("parquet", "csv", "tfrecord", "jsonl")
 OUTPUT_FORMATS = ("parquet", "tfrecord")
+ON_BAD_RECORD = ("fail", "skip")
 FEATURE_TYPES = ("float", "int", "string")
 DEFAULT_BATCH_SIZE = 65536
 DEFAULT_RUNNER = "DirectRunner"
@@ -380,6 +381,7 @@ class InputConfig:
     format: str | None
     schema: Mapping[str, ColumnSpec]
     batch_size: int = DEFAULT_BATCH_SIZE
+    on_bad_record: str = "fail"  # or "skip": set bad records aside in OUTPUT/rejected/
 
 
 @dataclass(frozen=True)
@@ -414,6 +416,7 @@ class JobConfig:
                 "format": self.input.format,
                 "schema": {n: {"type": c.type, "default": c.default} for n, c in self.input.schema.items()},
                 "batch_size": self.input.batch_size,
+                "on_bad_record": self.input.on_bad_record,
             },
             "output": {"path": self.output.path, "format": self.output.format, "num_shards": self.output.num_shards},
             "runner": self.runner,
@@ -436,6 +439,7 @@ _JOB = _Mapping(
                 "format": _Choice(INPUT_FORMATS),
                 "schema": _Schema(),
                 "batch_size": _Integer(minimum=1),
+                "on_bad_record": _Choice(ON_BAD_RECORD),
             },
             ("path",),
         ),
@@ -546,6 +550,7 @@ def load_job(path: str, overrides: list[str] = (), *, runner: str | None = None)
             input_.get("format"),
             input_.get("schema", {}),
             input_.get("batch_size", DEFAULT_BATCH_SIZE),
+            input_.get("on_bad_record", "fail"),
         ),
         output=OutputConfig(resolved["output.path"], output.get("format", "parquet"), output.get("num_shards", 0)),
         preprocessing_fn=fn_ref,
@@ -553,6 +558,15 @@ def load_job(path: str, overrides: list[str] = (), *, runner: str | None = None)
         runner=job.get("runner", DEFAULT_RUNNER),
         pipeline_options=job.get("pipeline_options", {}),
     )
+
+
+def check_preprocessing_fn_file(job: JobConfig) -> None:
+    """A ``file.py:name`` reference names a file that exists: checked before anything heavy is imported."""
+    if job.preprocessing_fn is None:
+        return
+    target = _FN_REF.match(job.preprocessing_fn)["target"]
+    if target.endswith(".py") and not os.path.isfile(target):
+        raise ConfigError(f"`preprocessing_fn`: file {target!r} not found")
 
 
 def _get(tree: dict, dotted: str):

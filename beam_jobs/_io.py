@@ -18,7 +18,9 @@ output becomes a k-value list in every example.
 
 from __future__ import annotations
 
+import base64
 import csv
+import gzip
 import io
 import json
 import os
@@ -34,7 +36,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs._config import INPUT_FORMATS, ColumnSpec, ConfigError, InputError, _nearest, check_default
-from beam_jobs._progress import count_non_finite, count_rows
+from beam_jobs._progress import count_non_finite, count_rejected, count_rows
 
 # ---------------------------------------------------------------------------
 # Input files, formats and schemas
@@ -81,11 +83,31 @@ def _match(pattern: str) -> list[InputFile]:
     return [InputFile(m.path, m.size_in_bytes) for r in results for m in r.metadata_list]
 
 
+def _check_readable(path: str, is_folder: bool = False) -> None:
+    """Local paths only: remote filesystems report permissions when they are read."""
+    mode = os.R_OK | os.X_OK if is_folder else os.R_OK
+    if "://" not in path and not os.access(path, mode):
+        what = "the folder cannot be listed" if is_folder else "the file cannot be read"
+        raise InputError(f"`input.path`: {path}: permission denied ({what})")
+
+
+def _glob_root(pattern: str) -> str:
+    """The folder a local glob starts from: its longest leading part without wildcards."""
+    head = pattern[: _GLOB.search(pattern).start()]
+    return os.path.dirname(head) or "."
+
+
 def list_input_files(path: str, input_format: str | None) -> tuple[list[InputFile], str]:
     """Expand ``input.path`` and settle the format; raises InputError or ConfigError."""
     if _GLOB.search(path):
+        if "://" not in path:
+            root = _glob_root(path)
+            if not os.path.isdir(root):
+                raise InputError(f"`input.path` {path}: folder {root} does not exist")
+            _check_readable(root, is_folder=True)
         files, is_folder = _match(path), False
     elif "://" not in path and os.path.isdir(path):
+        _check_readable(path, is_folder=True)
         files, is_folder = _match(os.path.join(path, "*")), True
     elif "://" not in path:
         if not os.path.exists(path):
@@ -102,6 +124,8 @@ def list_input_files(path: str, input_format: str | None) -> tuple[list[InputFil
     files.sort(key=lambda f: f.path)
     if not files:
         raise InputError(f"`input.path` matches no input files: {path}")
+    for file in files:
+        _check_readable(file.path)
     if input_format is None:
         formats = sorted({format_of(f.path) or "?" for f in files})
         if len(formats) != 1 or formats == ["?"]:
@@ -151,10 +175,14 @@ def type_of_arrow(data_type: pa.DataType) -> str | None:
     return None
 
 
-def infer_columns(path: str, input_format: str) -> dict[str, str | None]:
-    """Column name -> feature type (None: a type featurebeam does not read) of one file."""
+def infer_columns(path: str, input_format: str, *, skip_bad_records: bool = False) -> dict[str, str | None]:
+    """Column name -> feature type (None: a type featurebeam does not read) of one file.
+
+    With ``skip_bad_records``, records that cannot be read are left out of the
+    inference (the read reports them later).
+    """
     try:
-        arrow_schema = READERS[input_format].schema_of(path)
+        arrow_schema = READERS[input_format].schema_of(path, skip=skip_bad_records)
     except InputError:
         raise
     except Exception as error:
@@ -185,10 +213,26 @@ class ResolvedSchema:
         return {n: {"type": t, "default": self.defaults.get(n)} for n, t in self.types.items()}
 
 
-def resolve_schema(files: list[InputFile], input_format: str, declared: Mapping[str, ColumnSpec]) -> ResolvedSchema:
+def _first_schema(files: list[InputFile], input_format: str, skip_bad_records: bool) -> tuple[str, dict]:
+    """The columns of the first file; when skipping bad records, of the first file that can be read."""
+    first_error = None
+    for file in files if skip_bad_records else files[:1]:
+        try:
+            return file.path, infer_columns(file.path, input_format, skip_bad_records=skip_bad_records)
+        except InputError as error:
+            first_error = first_error or error
+    raise first_error
+
+
+def resolve_schema(
+    files: list[InputFile],
+    input_format: str,
+    declared: Mapping[str, ColumnSpec],
+    *,
+    skip_bad_records: bool = False,
+) -> ResolvedSchema:
     """Infer column types from the first file; entries of ``input.schema`` override them."""
-    first = files[0].path
-    inferred = infer_columns(first, input_format)
+    first, inferred = _first_schema(files, input_format, skip_bad_records)
     types: dict[str, str] = {}
     for name, feature_type in inferred.items():
         if feature_type is not None:
@@ -224,11 +268,114 @@ def write_json(path: str, payload: dict) -> None:
 
 
 # ---------------------------------------------------------------------------
+# Bad records
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record that cannot be read: where it is, why, and its raw content when there is one.
+
+    ``unit`` is what ``number`` counts, from 1: a ``line`` of a CSV or JSON Lines
+    file, a ``row`` of a Parquet file, a ``record`` of a TFRecord file.
+    ``number`` is None when the whole file is unreadable. ``rows`` is how many
+    rows the entry stands for: 1 for a line, row or record, the undecodable rest
+    of a Parquet row group, or None when nobody can tell (a truncated file).
+    """
+
+    path: str
+    unit: str
+    number: int | None
+    reason: str
+    raw: str | bytes | None = None
+    rows: int | None = 1
+
+    def message(self) -> str:
+        where = f"{self.unit} {self.number}: " if self.number is not None else ""
+        return f"{self.path}: {where}{self.reason}"
+
+    def to_json(self) -> str:
+        """One line of ``OUTPUT/rejected/part-*.jsonl``."""
+        entry: dict[str, object] = {"file": self.path}
+        if self.number is not None:
+            entry[self.unit] = self.number
+        entry["reason"] = self.reason
+        entry["rows"] = self.rows
+        if isinstance(self.raw, bytes):
+            entry["raw_base64"] = base64.b64encode(self.raw).decode("ascii")
+        elif self.raw is not None:
+            entry["raw"] = self.raw
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class BadRecords:
+    """What a reader does with a record it cannot read (``input.on_bad_record``).
+
+    ``fail``: ``reject`` raises InputError naming the file and the place.
+    ``skip``: ``reject`` sets the record aside, and ``take`` hands over the
+    records set aside so far. Readers never drop a record any other way.
+    """
+
+    def __init__(self, skip: bool = False):
+        self.skip = skip
+        self._rejected: list[BadRecord] = []
+
+    def reject(self, bad: BadRecord) -> None:
+        if not self.skip:
+            raise InputError(bad.message())
+        self._rejected.append(bad)
+
+    def take(self) -> list[BadRecord]:
+        taken, self._rejected = self._rejected, []
+        return taken
+
+
+def _failing_positions(array: pa.Array, convert, *, first_only: bool = False) -> list[int]:
+    """Positions of the values ``convert`` rejects (raises ArrowInvalid on), found by bisection.
+
+    Costs O(k log n) vectorized calls for k bad values among n.
+    """
+
+    def search(start: int, stop: int) -> list[int]:
+        try:
+            convert(array.slice(start, stop - start))
+            return []
+        except pa.ArrowInvalid:
+            if stop - start == 1:
+                return [start]
+        middle = (start + stop) // 2
+        left = search(start, middle)
+        if first_only and left:
+            return left
+        return left + search(middle, stop)
+
+    return search(0, len(array)) if len(array) else []
+
+
+def _shown(value) -> str:
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # shown as bytes: b'\xff'
+    return repr(value)
+
+
+def _a(feature_type: str) -> str:
+    return {"float": "a number", "int": "an integer", "string": "a string"}[feature_type]
+
+
+# ---------------------------------------------------------------------------
 # Readers
+#
+# ``READERS[format].batches(path, columns, types, batch_size, bad)`` yields
+# ``(first_row, batch)``: RecordBatches of the file's rows, and the 0-based index
+# of each batch's first row among the rows read. Records that cannot be read
+# go to ``bad`` (which raises, or sets them aside).
 
 ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
 _READ_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.string()}  # what text parsers produce
 _TEXT_BLOCK = 8 << 20
+_SCHEMA_SAMPLE_BYTES = 1 << 20
 _SCHEMA_SAMPLE_RECORDS = 1000
 
 
@@ -237,31 +384,89 @@ def _source(path: str):
     return path if "://" not in path else open_file(path, compressed=False)
 
 
+def _not_parquet(error: Exception) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied (the file cannot be read)"
+    return f"not a readable Parquet file: it is truncated or corrupt ({error})"
+
+
 class _ParquetReader:
-    def schema_of(self, path: str) -> pa.Schema:
+    """Parquet files, row group by row group.
+
+    A file whose footer cannot be read (a truncated file) is one bad record of
+    unknown size; a row group that cannot be decoded is one bad record holding
+    its remaining rows. Parquet cannot be split into rows any finer than that.
+    """
+
+    def schema_of(self, path: str, skip: bool = False) -> pa.Schema:
         import pyarrow.parquet as pq
 
-        return pq.read_schema(_source(path))
+        try:
+            return pq.read_schema(_source(path))
+        except (pa.ArrowException, OSError) as error:
+            message = f"{path}: {_not_parquet(error)}"
+        raise InputError(message)
 
-    def batches(self, path, columns, types, batch_size):
+    def columns_of(self, path: str) -> list[str]:
+        return self.schema_of(path).names
+
+    def batches(self, path, columns, types, batch_size, bad):
         import pyarrow.parquet as pq
 
         try:
             parquet_file = pq.ParquetFile(_source(path))
-            present = [c for c in columns if c in parquet_file.schema_arrow.names]
-            yield from parquet_file.iter_batches(batch_size=batch_size, columns=present)
         except (pa.ArrowException, OSError) as error:
-            raise InputError(f"{path}: not a readable Parquet file: {error}") from None
+            bad.reject(BadRecord(path, "file", None, _not_parquet(error), rows=None))
+            return
+        present = [c for c in columns if c in parquet_file.schema_arrow.names]
+        first_row = 0
+        for group in range(parquet_file.num_row_groups):
+            group_rows = parquet_file.metadata.row_group(group).num_rows
+            read = 0
+            try:
+                for batch in parquet_file.iter_batches(batch_size=batch_size, row_groups=[group], columns=present):
+                    yield first_row + read, batch
+                    read += batch.num_rows
+            except (pa.ArrowException, OSError) as error:
+                reason = (
+                    f"corrupt Parquet data: row group {group + 1} cannot be decoded from this row on "
+                    f"({group_rows - read} rows): {error}"
+                )
+                bad.reject(BadRecord(path, "row", first_row + read + 1, reason, rows=group_rows - read))
+            first_row += group_rows
+
+
+def _skip_row(row) -> str:
+    return "skip"
 
 
 class _CsvReader:
-    def schema_of(self, path: str) -> pa.Schema:
+    """CSV files with a header line; an empty field is a missing value.
+
+    The fast path parses straight into the column types. It stops at the first
+    problem; the checking path (``_checked_csv``) then finds the bad record, or,
+    with ``on_bad_record: skip``, reads the whole file.
+    """
+
+    def schema_of(self, path: str, skip: bool = False) -> pa.Schema:
         import pyarrow.csv as pcsv
 
+        parse = pcsv.ParseOptions(invalid_row_handler=_skip_row if skip else None)
         with open_stream(path) as handle:
-            return pcsv.open_csv(handle, read_options=pcsv.ReadOptions(block_size=1 << 20)).schema
+            try:
+                read = pcsv.ReadOptions(block_size=_SCHEMA_SAMPLE_BYTES)
+                return pcsv.open_csv(handle, read_options=read, parse_options=parse).schema
+            except pa.ArrowInvalid as error:
+                message = f"{path}: {error}"
+        raise InputError(_diagnose_csv_fields(path) or message)
 
-    def batches(self, path, columns, types, batch_size):
+    def columns_of(self, path: str) -> list[str]:
+        return self.schema_of(path, skip=True).names
+
+    def batches(self, path, columns, types, batch_size, bad):
+        if bad.skip:
+            yield from _checked_csv(path, columns, types, bad)
+            return
         import pyarrow.csv as pcsv
 
         convert = pcsv.ConvertOptions(
@@ -270,93 +475,400 @@ class _CsvReader:
             include_missing_columns=True,
             strings_can_be_null=True,  # an empty field is a missing value, filled from `default`
         )
+        first_row = 0
         with open_stream(path) as handle:
             try:
-                yield from pcsv.open_csv(
-                    handle, read_options=pcsv.ReadOptions(block_size=_TEXT_BLOCK), convert_options=convert
-                )
+                read = pcsv.ReadOptions(block_size=_TEXT_BLOCK)
+                for batch in pcsv.open_csv(handle, read_options=read, convert_options=convert):
+                    yield first_row, batch
+                    first_row += batch.num_rows
+                return
             except pa.ArrowInvalid as error:
-                raise InputError(_diagnose_csv(path, columns, types) or f"{path}: {error}") from None
+                message = f"{path}: {error}"
+        for _ in _checked_csv(path, columns, types, bad):  # raises on the first bad record
+            pass
+        raise InputError(message)
+
+
+def _text_column(column: pa.Array, feature_type: str) -> pa.Array:
+    """A CSV column read as bytes -> its type; raises ArrowInvalid on a value that does not fit."""
+    text = column.cast(pa.string())  # checks UTF-8
+    if feature_type == "string":
+        return text
+    return pc.utf8_trim_whitespace(text).cast(_READ_TYPES[feature_type])  # as the typed CSV parser
+
+
+def _text_value_problem(name: str, value: bytes, feature_type: str) -> str:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"column {name!r}: value {_shown(value)} is not valid UTF-8 text"
+    return f"column {name!r}: value {_shown(value)} is not {_a(feature_type)}"
+
+
+def _checked_csv(path, columns, types, bad):
+    """CSV rows read as text, then checked and cast column by column.
+
+    A row with the wrong number of fields, or with a value that does not fit
+    its column, is a bad record. pyarrow does not say on which line a row is,
+    so the lines of the bad ones are found afterwards (``_csv_places``).
+    """
+    import pyarrow.csv as pcsv
+
+    pending: list[tuple[str, int, str | None, str]] = []  # (kind, index of its kind, raw text, reason)
+    invalid = [0]
+
+    def on_invalid(row) -> str:
+        reason = f"expected {row.expected_columns} fields; got {row.actual_columns}"
+        pending.append(("invalid", invalid[0], row.text, reason))
+        invalid[0] += 1
+        return "skip"
+
+    convert = pcsv.ConvertOptions(
+        column_types={c: pa.binary() for c in columns},
+        include_columns=list(columns),
+        include_missing_columns=True,
+        strings_can_be_null=True,
+    )
+    parsed = 0  # rows with the right number of fields so far
+    first_row = 0
+    with open_stream(path) as handle:
+        try:
+            reader = pcsv.open_csv(
+                handle,
+                # one thread: the handler must see bad rows in file order, to find their lines
+                read_options=pcsv.ReadOptions(block_size=_TEXT_BLOCK, use_threads=False),
+                parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid),
+                convert_options=convert,
+            )
+            for batch in reader:
+                problems: dict[int, str] = {}
+                for name in columns:
+                    column = batch.column(name)
+                    try:
+                        _text_column(column, types[name])
+                    except pa.ArrowInvalid:
+                        convert_one = lambda array, t=types[name]: _text_column(array, t)  # noqa: E731
+                        for position in _failing_positions(column, convert_one, first_only=not bad.skip):
+                            problems.setdefault(
+                                position, _text_value_problem(name, column[position].as_py(), types[name])
+                            )
+                pending.extend(("row", parsed + i, None, reason) for i, reason in sorted(problems.items()))
+                parsed += batch.num_rows
+                if pending and not bad.skip:
+                    _reject_csv(path, pending, bad)  # raises
+                if problems:
+                    keep = np.ones(batch.num_rows, dtype=bool)
+                    keep[list(problems)] = False
+                    batch = batch.filter(pa.array(keep))
+                arrays = [_text_column(batch.column(name), types[name]) for name in columns]
+                yield first_row, pa.RecordBatch.from_arrays(arrays, list(columns))
+                first_row += batch.num_rows
+        except pa.ArrowInvalid as error:  # not a row problem: the file cannot be split into rows
+            message = f"{path}: cannot be parsed as CSV: {error}"
+        else:
+            message = None
+    if pending:
+        _reject_csv(path, pending, bad)
+    if message:
+        raise InputError(message)
+
+
+def _csv_records(path: str) -> Iterator[tuple[int, list[str], str]]:
+    """``(first line, fields, raw text)`` of every CSV record, the header included."""
+    consumed: list[str] = []
+
+    def lines():
+        for line in _text_lines(path):
+            consumed.append(line)
+            yield line
+
+    reader = csv.reader(lines())
+    line = 1
+    for fields in reader:
+        raw = "".join(consumed).rstrip("\r\n")
+        consumed.clear()
+        yield line, fields, raw
+        line = reader.line_num + 1
+
+
+def _csv_places(path: str, invalid: set[int], rows: set[int]) -> dict[tuple[str, int], tuple[int, str]]:
+    """Line and raw text of the wanted records: the n-th with a wrong number of fields, the n-th row."""
+    places = {}
+    records = _csv_records(path)
+    header = next(records, None)
+    if header is None:
+        return places
+    width = len(header[1])
+    counts = {"invalid": 0, "row": 0}
+    wanted = {"invalid": invalid, "row": rows}
+    for line, fields, raw in records:
+        if not fields:  # an empty line is no record
+            continue
+        kind = "row" if len(fields) == width else "invalid"
+        if counts[kind] in wanted[kind]:
+            places[kind, counts[kind]] = (line, raw)
+            if len(places) == len(invalid) + len(rows):
+                break
+        counts[kind] += 1
+    return places
+
+
+def _reject_csv(path: str, pending: list, bad: BadRecords) -> None:
+    places = _csv_places(
+        path, {i for kind, i, _, _ in pending if kind == "invalid"}, {i for kind, i, _, _ in pending if kind == "row"}
+    )
+    entries = []
+    for kind, index, text, reason in pending:
+        line, raw = places.get((kind, index), (None, text))
+        entries.append(BadRecord(path, "line", line, reason, raw=raw))
+    pending.clear()
+    for entry in sorted(entries, key=lambda e: (e.number is None, e.number or 0)):
+        bad.reject(entry)
+
+
+def _diagnose_csv_fields(path: str) -> str | None:
+    """The first record whose number of fields differs from the header's."""
+    records = _csv_records(path)
+    header = next(records, None)
+    if header is None:
+        return None
+    for line, fields, _ in records:
+        if fields and len(fields) != len(header[1]):
+            return f"{path}: line {line}: expected {len(header[1])} fields; got {len(fields)}"
+    return None
+
+
+def _line_chunks(path: str) -> Iterator[tuple[int, bytes]]:
+    """``(number of the first line, whole lines)`` of a text file, about ``_TEXT_BLOCK`` bytes at a time."""
+    line, rest = 1, b""
+    with open_stream(path) as handle:
+        while True:
+            block = handle.read(_TEXT_BLOCK)
+            if not block:
+                if rest:
+                    yield line, rest
+                return
+            data = rest + block
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                rest = data
+                continue
+            yield line, data[:cut]
+            line += data.count(b"\n", 0, cut)
+            rest = data[cut:]
+
+
+def _parsed_lines(path: str, chunk: bytes, first_line: int, parse, explain, bad: BadRecords) -> list[pa.Table]:
+    """``parse(chunk)``; if it fails, the chunk is bisected to the lines that do not parse."""
+    try:
+        return [parse(chunk)]
+    except pa.ArrowInvalid:
+        pass
+    newlines = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == ord("\n")) + 1
+    bounds = [0, *newlines.tolist()]
+    if bounds[-1] != len(chunk):
+        bounds.append(len(chunk))
+
+    def part(start: int, stop: int) -> list[pa.Table]:
+        data = chunk[bounds[start] : bounds[stop]]
+        try:
+            return [parse(data)]
+        except pa.ArrowInvalid as error:
+            if stop - start == 1:
+                text = data.decode("utf-8", errors="replace").rstrip("\r\n")
+                bad.reject(BadRecord(path, "line", first_line + start, explain(text, error), raw=text))
+                return []
+        middle = (start + stop) // 2
+        return part(start, middle) + part(middle, stop)
+
+    return part(0, len(bounds) - 1)
+
+
+def _arrow_reason(error: Exception) -> str:
+    message = str(error).strip().splitlines()[0]
+    message = re.sub(r"^JSON parse error: ", "", message)
+    return re.sub(r" in row \d+$", "", message)
 
 
 class _JsonlReader:
-    def schema_of(self, path: str) -> pa.Schema:
+    """JSON Lines: one object per line. Chunks of lines are parsed by pyarrow; a
+    chunk that fails is bisected down to its bad lines, so each is named exactly."""
+
+    def schema_of(self, path: str, skip: bool = False) -> pa.Schema:
         import pyarrow.json as pjson
 
         with open_stream(path) as handle:
             try:
-                return pjson.open_json(handle, read_options=pjson.ReadOptions(block_size=1 << 20)).schema
+                return pjson.open_json(handle, read_options=pjson.ReadOptions(block_size=_SCHEMA_SAMPLE_BYTES)).schema
             except pa.ArrowInvalid as error:
-                raise InputError(_diagnose_jsonl(path) or f"{path}: {error}") from None
+                message = f"{path}: {error}"
+        if not skip:
+            raise InputError(_diagnose_jsonl(path) or message)
+        sample = _jsonl_sample(path)
+        try:
+            return pjson.read_json(pa.BufferReader(sample)).schema
+        except pa.ArrowInvalid:
+            raise InputError(f"{path}: no line at its start is a JSON object whose columns can be read") from None
 
-    def batches(self, path, columns, types, batch_size):
+    def columns_of(self, path: str) -> list[str]:
+        names: dict[str, None] = {}
+        for line in _text_lines(path):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                names.update(dict.fromkeys(record))
+        return list(names)
+
+    def batches(self, path, columns, types, batch_size, bad):
         import pyarrow.json as pjson
 
-        parse = pjson.ParseOptions(
+        options = pjson.ParseOptions(
             explicit_schema=pa.schema([(c, _READ_TYPES[types[c]]) for c in columns]),
             unexpected_field_behavior="ignore",
         )
-        with open_stream(path) as handle:
-            try:
-                yield from pjson.open_json(
-                    handle, read_options=pjson.ReadOptions(block_size=_TEXT_BLOCK), parse_options=parse
-                )
-            except pa.ArrowInvalid as error:
-                raise InputError(_diagnose_jsonl(path, columns, types) or f"{path}: {error}") from None
+
+        def parse(data: bytes) -> pa.Table:
+            read = pjson.ReadOptions(block_size=len(data) + 1, use_threads=False)
+            return pjson.read_json(pa.BufferReader(data), read_options=read, parse_options=options)
+
+        def explain(text: str, error: Exception) -> str:
+            return _json_line_problem(text, columns, types) or _arrow_reason(error)
+
+        first_row = 0
+        for first_line, chunk in _line_chunks(path):
+            for table in _parsed_lines(path, chunk, first_line, parse, explain, bad):
+                for batch in table.to_batches():
+                    yield first_row, batch
+                    first_row += batch.num_rows
+
+
+_EXAMPLE_LISTS = {"float": "float_list", "int": "int64_list", "string": "bytes_list"}
 
 
 class _TFRecordReader:
-    """Serialized tf.Example records, parsed ``batch_size`` at a time by TensorFlow."""
+    """Serialized tf.Example records, parsed ``batch_size`` at a time by TensorFlow.
 
-    def schema_of(self, path: str) -> dict[str, str]:
+    A record whose data does not match its checksum, or that is not a
+    tf.Example, or whose features do not fit their columns, is one bad record.
+    When the framing itself is broken (a corrupt length, a truncated file),
+    the rest of the file cannot be split into records: that rest is one bad
+    record of unknown size.
+    """
+
+    def schema_of(self, path: str, skip: bool = False) -> dict[str, str]:
         from tensorflow.core.example import example_pb2
 
         kinds = {"float_list": "float", "int64_list": "int", "bytes_list": "string"}
         types: dict[str, str] = {}
-        for index, record in enumerate(_tf_records(path)):
-            if index >= _SCHEMA_SAMPLE_RECORDS:
+        seen = 0
+        # Bad records are left out here: the read reports the first one, or sets them aside.
+        for _, batch in _tf_record_batches(path, 256, BadRecords(skip=True)):
+            for record in batch:
+                try:
+                    example = example_pb2.Example.FromString(bytes(record))
+                except Exception:
+                    continue
+                for name, feature in example.features.feature.items():
+                    kind = feature.WhichOneof("kind")
+                    if kind and name not in types:
+                        types[name] = kinds[kind]
+                seen += 1
+            if seen >= _SCHEMA_SAMPLE_RECORDS:
                 break
-            try:
-                example = example_pb2.Example.FromString(record)
-            except Exception:
-                raise InputError(f"{path}: record {index} is not a tf.Example") from None
-            for name, feature in example.features.feature.items():
-                kind = feature.WhichOneof("kind")
-                if kind and name not in types:
-                    types[name] = kinds[kind]
         return dict(sorted(types.items()))  # a tf.Example's features have no order
 
-    def batches(self, path, columns, types, batch_size):
+    def columns_of(self, path: str) -> list[str]:
+        from tensorflow.core.example import example_pb2
+
+        names: dict[str, None] = {}
+        for _, batch in _tf_record_batches(path, 256, BadRecords(skip=True)):
+            for record in batch:
+                try:
+                    names.update(dict.fromkeys(example_pb2.Example.FromString(bytes(record)).features.feature))
+                except Exception:
+                    continue
+        return sorted(names)
+
+    def batches(self, path, columns, types, batch_size, bad):
         import tensorflow as tf
 
         dtypes = {"float": tf.float32, "int": tf.int64, "string": tf.string}
         spec = {c: tf.io.RaggedFeature(dtypes[types[c]], row_splits_dtype=tf.int64) for c in columns}
-        for start, serialized in _tf_record_batches(path, batch_size):
-            try:
-                parsed = tf.io.parse_example(serialized, spec)
-            except tf.errors.InvalidArgumentError as error:
-                raise InputError(f"{path}: {_locate_record(error.message, start)}") from None
-            arrays = [_scalar_column(path, c, parsed[c], start) for c in columns]
-            yield pa.RecordBatch.from_arrays(arrays, list(columns)) if columns else pa.record_batch({})
+        first_row = 0
+        for numbers, serialized in _tf_record_batches(path, batch_size, bad):
+            parsed = _parse_examples(serialized, spec)
+            if parsed is None or any(_has_lists(parsed[c]) for c in columns):
+                keep = []
+                for index, (number, record) in enumerate(zip(numbers, serialized, strict=True)):
+                    problem = _example_problem(bytes(record), columns, types)
+                    if problem:
+                        bad.reject(BadRecord(path, "record", int(number), problem, raw=bytes(record)))
+                    else:
+                        keep.append(index)
+                numbers, serialized = numbers[keep], serialized[keep]
+                parsed = _parse_examples(serialized, spec) if len(keep) else {}
+                if parsed is None:  # TensorFlow rejects what protobuf accepts: report TensorFlow's words
+                    try:
+                        tf.io.parse_example(serialized, spec)
+                    except Exception as error:
+                        reason = getattr(error, "message", str(error)).strip().splitlines()[0]
+                        raise InputError(f"{path}: records {numbers[0]}-{numbers[-1]}: {reason}") from None
+            if not len(serialized):
+                continue
+            arrays = [_scalar_column(parsed[c]) for c in columns]
+            batch = pa.RecordBatch.from_arrays(arrays, list(columns)) if columns else pa.record_batch({})
+            yield first_row, batch
+            first_row += len(serialized)
 
 
-def _locate_record(message: str, start: int) -> str:
-    match = re.search(r"Index: (\d+)", message)
-    first_line = message.strip().splitlines()[0]
-    if match:
-        return f"record {start + int(match.group(1))}: {first_line}"
-    return f"records from {start}: {first_line}"
+def _parse_examples(serialized, spec):
+    import tensorflow as tf
+
+    try:
+        return tf.io.parse_example(serialized, spec)
+    except (tf.errors.InvalidArgumentError, UnicodeDecodeError):  # TF's message may not even decode
+        return None
 
 
-def _scalar_column(path: str, name: str, ragged, start: int) -> pa.Array:
+def _has_lists(ragged) -> bool:
+    lengths = ragged.row_lengths().numpy()
+    return bool(lengths.size) and int(lengths.max()) > 1
+
+
+def _example_problem(record: bytes, columns, types) -> str | None:
+    """Why a serialized record cannot be one row of ``columns``; None if it can."""
+    from tensorflow.core.example import example_pb2
+
+    try:
+        example = example_pb2.Example.FromString(record)
+    except Exception:
+        return "not a tf.Example (the record cannot be parsed)"
+    features = example.features.feature
+    for name in columns:
+        if name not in features:
+            continue
+        kind = features[name].WhichOneof("kind")
+        if kind is None:
+            continue
+        expected = _EXAMPLE_LISTS[types[name]]
+        if kind != expected:
+            return f"feature {name!r} is {_article(kind)}, but column {name!r} is {types[name]} ({_article(expected)})"
+        count = len(getattr(features[name], kind).value)
+        if count > 1:
+            return f"feature {name!r} has {count} values; featurebeam reads one value per feature"
+    return None
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def _scalar_column(ragged) -> pa.Array:
     lengths = ragged.row_lengths().numpy()
     values = ragged.flat_values.numpy()
-    if lengths.size and lengths.max() > 1:
-        index = int(np.argmax(lengths > 1))
-        raise InputError(
-            f"{path}: record {start + index}: feature {name!r} has {lengths[index]} values; "
-            "featurebeam reads one value per feature"
-        )
     present = lengths == 1
     if present.all():
         return pa.array(values, type=pa.binary() if values.dtype == object else None)
@@ -374,64 +886,135 @@ def _is_gzip(path: str) -> bool:
         return handle.read(2) == b"\x1f\x8b"
 
 
-def _tf_records(path: str) -> Iterator[bytes]:
-    for _, batch in _tf_record_batches(path, 256):
-        yield from (bytes(r) for r in batch)
+def _tf_record_batches(path: str, batch_size: int, bad: BadRecords) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(record numbers, serialized records)`` per batch; numbers count from 1.
 
-
-def _tf_record_batches(path: str, batch_size: int) -> Iterator[tuple[int, list]]:
-    """``(index of the first record, serialized records)`` per batch."""
-    compression = "GZIP" if _is_gzip(path) else ""
-    start = 0
-    if "://" not in path:
-        import tensorflow as tf
-
-        dataset = tf.data.TFRecordDataset(path, compression_type=compression).batch(batch_size)
-        iterator = iter(dataset)
-        while True:
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                return
-            except tf.errors.DataLossError as error:
-                raise InputError(f"{path}: corrupt TFRecord data after record {start}: {error.message}") from None
-            yield start, batch.numpy()
-            start += int(batch.shape[0])
+    Local files are read by TensorFlow. It stops at a corrupt record and
+    silently ends at a truncated one, so in either case the file is walked
+    again from that record on, with every checksum checked (``_framed_records``).
+    """
+    compressed = _is_gzip(path)
+    if "://" in path:
+        yield from _framed_records(path, compressed, 0, batch_size, bad)
         return
-    # Remote files: TFRecord framing through Beam's filesystems (TensorFlow may lack their scheme).
+    import tensorflow as tf
+
+    dataset = tf.data.TFRecordDataset(path, compression_type="GZIP" if compressed else "").batch(batch_size)
+    iterator = iter(dataset)
+    read, consumed = 0, 0
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            break
+        except tf.errors.OpError:
+            yield from _framed_records(path, compressed, read, batch_size, bad)
+            return
+        records = batch.numpy()
+        yield np.arange(read + 1, read + 1 + len(records)), records
+        read += len(records)
+        consumed += sum(len(r) for r in records) + 16 * len(records)
+    if consumed != _expected_size(path, compressed, consumed):
+        yield from _framed_records(path, compressed, read, batch_size, bad)
+
+
+def _expected_size(path: str, compressed: bool, consumed: int) -> int:
+    """How many (uncompressed) bytes a whole file holds, as far as it can be told cheaply.
+
+    Uncompressed: the file's size. Gzip: the size its trailer records, modulo 2**32;
+    a truncated stream has no trailer, so its last bytes almost never match.
+    """
+    if not compressed:
+        return os.path.getsize(path)
+    with open(path, "rb") as handle:
+        handle.seek(-4, os.SEEK_END)
+        recorded = int.from_bytes(handle.read(4), "little")
+    return consumed if recorded == consumed % 2**32 else -1
+
+
+class _BrokenFraming(Exception):
+    pass
+
+
+def _framed_records(path: str, compressed: bool, start: int, batch_size: int, bad: BadRecords):
+    """TFRecord framing read in Python from record ``start`` (0-based) on, checking every checksum."""
+    import struct
+    import zlib
+
     from apache_beam.io.tfrecordio import _TFRecordUtil
 
-    kind = CompressionTypes.GZIP if compression else CompressionTypes.UNCOMPRESSED
-    with FileSystems.open(path, compression_type=kind) as handle:
-        batch = []
+    crc = _TFRecordUtil._masked_crc32c
+    numbers: list[int] = []
+    records: list[bytes] = []
+    index = 0
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+        # Python's gzip, not Beam's decompression: it raises EOFError on a truncated stream
+        handle = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
         while True:
+            number = index + 1
             try:
-                record = _TFRecordUtil.read_record(handle)
-            except ValueError as error:
-                raise InputError(f"{path}: corrupt TFRecord data at record {start + len(batch)}: {error}") from None
-            if record is None:
-                break
-            batch.append(record)
-            if len(batch) == batch_size:
-                yield start, np.array(batch, dtype=object)
-                start, batch = start + len(batch), []
-        if batch:
-            yield start, np.array(batch, dtype=object)
+                header = handle.read(12)
+                if not header:
+                    break
+                if len(header) < 12:
+                    raise _BrokenFraming("the file ends inside the record's header (truncated file)")
+                length, length_crc = struct.unpack("<QI", header)
+                if crc(header[:8]) != length_crc:
+                    raise _BrokenFraming("corrupt TFRecord framing: the record's length does not match its checksum")
+                data = handle.read(length)
+                footer = handle.read(4)
+                if len(data) < length or len(footer) < 4:
+                    raise _BrokenFraming("the file ends inside the record (truncated file)")
+            except (_BrokenFraming, zlib.error, EOFError, OSError) as error:
+                reason = (
+                    str(error) if isinstance(error, _BrokenFraming) else f"truncated or corrupt gzip data ({error})"
+                )
+                if numbers:
+                    yield np.array(numbers), _object_array(records)
+                    numbers, records = [], []
+                bad.reject(
+                    BadRecord(path, "record", number, f"{reason}; the rest of the file cannot be read", rows=None)
+                )
+                return
+            index += 1
+            if number <= start:
+                continue
+            if crc(data) != struct.unpack("<I", footer)[0]:
+                if numbers:  # the records before it first, so that bad ones are reported in order
+                    yield np.array(numbers), _object_array(records)
+                    numbers, records = [], []
+                bad.reject(BadRecord(path, "record", number, "corrupt record: its data does not match its checksum"))
+                continue
+            numbers.append(number)
+            records.append(data)
+            if len(records) == batch_size:
+                yield np.array(numbers), _object_array(records)
+                numbers, records = [], []
+    if records:
+        yield np.array(numbers), _object_array(records)
+
+
+def _object_array(items: list[bytes]) -> np.ndarray:
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array
 
 
 READERS = {"parquet": _ParquetReader(), "csv": _CsvReader(), "jsonl": _JsonlReader(), "tfrecord": _TFRecordReader()}
 
 
 # ---------------------------------------------------------------------------
-# Explaining a parse error: the first offending line, column and value
+# Explaining a JSON line
 
 
 def _fits(feature_type: str, value) -> bool:
+    if value is None:
+        return True
     if feature_type == "float":
-        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if feature_type == "int":
-        return value is None or (isinstance(value, int) and not isinstance(value, bool))
-    return value is None or isinstance(value, str)
+        return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+    return isinstance(value, str)
 
 
 def _text_lines(path: str) -> io.StringIO:
@@ -450,6 +1033,32 @@ def _json_kind(value) -> str | None:
     return "string" if isinstance(value, str) else type(value).__name__
 
 
+def _json_line_problem(line: str, columns, learned: dict) -> str | None:
+    """Why a JSON line cannot be a row: not JSON, not an object, or a value of the wrong kind.
+
+    ``learned`` maps columns to types; with ``columns=None`` every key of the
+    line is checked, and a new key's type is learned from its first value.
+    """
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        return f"not valid JSON ({error.msg})"
+    if not isinstance(record, dict):
+        return f"expected a JSON object; got {_JSON_NAMES.get(type(record), type(record).__name__)}"
+    for column in columns if columns is not None else record:
+        value = record.get(column)
+        if columns is None and column not in learned and _json_kind(value) is not None:
+            kind = _json_kind(value)
+            learned[column] = "float" if kind == "int" else kind
+        expected = learned.get(column)
+        if expected in ("float", "int", "string") and not _fits(expected, value):
+            return f"column {column!r}: value {value!r} is not {_a(expected)}"
+    return None
+
+
+_JSON_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
 def _diagnose_jsonl(path, columns=None, types=None) -> str | None:
     """The first line that is not JSON, or whose value does not fit its column.
 
@@ -460,54 +1069,33 @@ def _diagnose_jsonl(path, columns=None, types=None) -> str | None:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                return f"{path}: line {number}: not valid JSON ({error.msg})"
-            if not isinstance(record, dict):
-                return f"{path}: line {number}: expected a JSON object; got {type(record).__name__}"
-            for column in columns if columns is not None else record:
-                value = record.get(column)
-                if types is None and column not in learned and _json_kind(value) is not None:
-                    kind = _json_kind(value)
-                    learned[column] = "float" if kind == "int" else kind
-                expected = learned.get(column)
-                if expected in ("float", "int", "string") and not _fits(expected, value):
-                    return f"{path}: line {number}: column {column!r}: value {value!r} is not {_a(expected)}"
+            problem = _json_line_problem(line, columns, learned)
+            if problem:
+                return f"{path}: line {number}: {problem}"
     return None
 
 
-def _diagnose_csv(path, columns, types) -> str | None:
-    parse = {"float": float, "int": int, "string": str}
+def _jsonl_sample(path: str) -> bytes:
+    """The first lines of a file that are JSON objects with values of consistent kinds."""
+    learned: dict[str, str] = {}
+    kept, size = [], 0
     with _text_lines(path) as lines:
-        reader = csv.reader(lines)
-        header = next(reader, [])
-        positions = {c: header.index(c) for c in columns if c in header}
-        for row in reader:
-            if len(row) != len(header):
-                return f"{path}: line {reader.line_num}: expected {len(header)} fields; got {len(row)}"
-            for column, position in positions.items():
-                value = row[position]
-                if value == "":
-                    continue
-                try:
-                    parse[types[column]](value)
-                except ValueError:
-                    return (
-                        f"{path}: line {reader.line_num}: column {column!r}: value {value!r} is not {_a(types[column])}"
-                    )
-    return None
-
-
-def _a(feature_type: str) -> str:
-    return {"float": "a number", "int": "an integer", "string": "a string"}[feature_type]
+        for line in lines:
+            if size > _SCHEMA_SAMPLE_BYTES:
+                break
+            if line.strip() and _json_line_problem(line, None, learned) is None:
+                kept.append(line.encode())
+                size += len(kept[-1])
+    return b"".join(kept)
 
 
 # ---------------------------------------------------------------------------
 # Casting and defaults
 
 
-def _cast(column: pa.Array, feature_type: str, name: str, path: str) -> pa.Array:
+def _castable(column: pa.Array, feature_type: str) -> pa.Array:
+    """``column`` as its feature type: ArrowInvalid for a value that does not fit,
+    ArrowNotImplementedError for a type that never does."""
     target = ARROW_TYPES[feature_type]
     if column.type == target:
         return column
@@ -515,18 +1103,60 @@ def _cast(column: pa.Array, feature_type: str, name: str, path: str) -> pa.Array
         column = column.dictionary_decode()
     if pa.types.is_null(column.type):
         return pa.nulls(len(column), target)
-    try:
-        if feature_type == "string":
-            if not (pa.types.is_string(column.type) or pa.types.is_binary(column.type)):
-                column = column.cast(pa.string())
-            return (
-                column.cast(pa.large_binary()).cast(target)
-                if pa.types.is_large_string(column.type)
-                else column.cast(target)
-            )
+    if feature_type == "string":
+        if not (pa.types.is_string(column.type) or pa.types.is_binary(column.type)):
+            if pa.types.is_large_string(column.type):
+                return column.cast(pa.large_binary()).cast(target)
+            column = column.cast(pa.string())
         return column.cast(target)
+    numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+    numeric = numeric or pa.types.is_decimal(column.type) or pa.types.is_boolean(column.type)
+    # float32 holds every number, if not exactly (as TensorFlow's casts); other casts must be exact
+    return column.cast(target, safe=not (feature_type == "float" and numeric))
+
+
+def _cast(column: pa.Array, feature_type: str, name: str, path: str) -> pa.Array:
+    try:
+        return _castable(column, feature_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise InputError(f"{path}: column {name!r} ({column.type}) cannot be read as {feature_type}: {error}") from None
+
+
+def _row_text(batch: pa.RecordBatch, position: int) -> str:
+    row = {name: batch.column(name)[position].as_py() for name in batch.schema.names}
+    row = {k: v.decode("utf-8", errors="backslashreplace") if isinstance(v, bytes) else v for k, v in row.items()}
+    return json.dumps(row, default=str, ensure_ascii=False)
+
+
+def _checked_types(batch: pa.RecordBatch, features, path: str, first_row: int, bad: BadRecords) -> pa.RecordBatch:
+    """The batch with each feature's column cast to its type; a row whose value does not fit is a bad record."""
+    names = batch.schema.names
+    arrays = list(batch.columns)
+    problems: dict[int, str] = {}
+    for name, feature_type, _ in features:
+        if name not in names:
+            continue
+        index = names.index(name)
+        column = batch.column(index)
+        try:
+            arrays[index] = _castable(column, feature_type)
+        except pa.ArrowNotImplementedError:
+            raise InputError(
+                f"{path}: column {name!r} is {column.type}, which cannot be read as {feature_type}; "
+                f"featurebeam reads float, int and string columns"
+            ) from None
+        except pa.ArrowInvalid:
+            convert = lambda array, t=feature_type: _castable(array, t)  # noqa: E731
+            for position in _failing_positions(column, convert, first_only=not bad.skip):
+                problem = f"column {name!r}: value {_shown(column[position].as_py())} is not {_a(feature_type)}"
+                problems[position] = f"{problems[position]}; {problem}" if position in problems else problem
+    if not problems:
+        return pa.RecordBatch.from_arrays(arrays, names)
+    for position in sorted(problems):
+        bad.reject(BadRecord(path, "row", first_row + position + 1, problems[position], raw=_row_text(batch, position)))
+    keep = np.ones(batch.num_rows, dtype=bool)
+    keep[list(problems)] = False
+    return _checked_types(batch.filter(pa.array(keep)), features, path, first_row, bad)
 
 
 def _fill(column: pa.Array, default, feature_type: str) -> pa.Array:
@@ -558,26 +1188,43 @@ def conform(batch: pa.RecordBatch, features, path: str) -> tuple[pa.RecordBatch,
     return pa.RecordBatch.from_arrays(arrays, [f[0] for f in features]), unfilled
 
 
-def _conformed(batches: Iterable[pa.RecordBatch], features, path: str) -> Iterator[pa.RecordBatch]:
-    """Conformed batches of one file; nulls without a default stop it, counted over the whole file."""
+def _nulls(batch: pa.RecordBatch, name: str) -> int:
+    names = batch.schema.names
+    return batch.column(names.index(name)).null_count if name in names else batch.num_rows
+
+
+def _conformed(batches, features, path: str, bad: BadRecords, reader=None) -> Iterator[pa.RecordBatch]:
+    """Conformed batches of one file; nulls without a default stop it, counted over the whole file.
+
+    A column the file lacks altogether is reported as missing, with the file's columns.
+    """
     rows = 0
     iterator = iter(batches)
-    for batch in iterator:
+    for first_row, batch in iterator:
+        batch = _checked_types(batch, features, path, first_row, bad)
         conformed, unfilled = conform(batch, features, path)
         if unfilled:
             name = sorted(unfilled)[0]
             column = batch.column(batch.schema.names.index(name)) if name in batch.schema.names else None
             first = rows + 1 + (pc.index(column.is_null(), True).as_py() if column is not None else 0)
-            total = unfilled[name]
-            for rest in iterator:
-                total += (
-                    rest.column(rest.schema.names.index(name)).null_count
-                    if name in rest.schema.names
-                    else rest.num_rows
-                )
-            what = "missing values" if column is None else "null values"
+            total, total_rows, counted = unfilled[name], rows + batch.num_rows, True
+            try:
+                for _, rest in iterator:
+                    total += _nulls(rest, name)
+                    total_rows += rest.num_rows
+            except InputError:  # a bad record further on: the nulls, found first, are what is reported
+                counted = False
+            if counted and total == total_rows and reader is not None:
+                available = reader.columns_of(path)
+                if name not in available:
+                    raise InputError(
+                        f"{path}: column {name!r} is missing from this file (its columns: "
+                        f"{', '.join(repr(c) for c in available)}); set `input.schema.{name}.default` "
+                        "to fill it with a constant"
+                    )
             raise InputError(
-                f"{path}: column {name!r} has {total} {what} (first in row {first}) and no default; "
+                f"{path}: column {name!r} has {'' if counted else 'at least '}{total} null values "
+                f"(first in row {first}) and no default; "
                 f"set `input.schema.{name}.default` to fill them"
             )
         rows += batch.num_rows
@@ -606,24 +1253,36 @@ def rebatch(batches: Iterable[pa.RecordBatch], batch_size: int) -> Iterator[pa.R
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
-class _ReadFile(beam.DoFn):
-    """A file path -> its rows as conformed RecordBatches of ``batch_size`` rows."""
+REJECTED = "rejected"
 
-    def __init__(self, input_format: str, features, batch_size: int, stage: str = "read"):
+
+class _ReadFile(beam.DoFn):
+    """A file path -> its rows as conformed RecordBatches of ``batch_size`` rows.
+
+    With ``skip_bad_records``, the primary read also emits each bad record, as
+    a JSON line, on the ``rejected`` output (later passes skip the same
+    records without reporting them again).
+    """
+
+    def __init__(self, input_format: str, features, batch_size: int, stage: str = "read", skip_bad_records=False):
         self._format = input_format
         self._features = [tuple(f) for f in features]
         self._batch_size = batch_size
         self._stage = stage
         self._primary = stage == "read"  # the read whose rows count as the job's input
+        self._skip = skip_bad_records
 
     def process(self, path: str):
         if self._primary:
             count_rows("files", 1)  # so that an empty input still reports its row count: 0
         names = [f[0] for f in self._features]
         types = {f[0]: f[1] for f in self._features}
-        raw = READERS[self._format].batches(path, names, types, self._batch_size)
+        bad = BadRecords(self._skip)
+        reader = READERS[self._format]
+        raw = reader.batches(path, names, types, self._batch_size, bad)
         floats = [i for i, feature in enumerate(self._features) if feature[1] == "float"]
-        for batch in rebatch(_conformed(raw, self._features, path), self._batch_size):
+        for batch in rebatch(_conformed(raw, self._features, path, bad, reader), self._batch_size):
+            yield from self._rejected(bad)
             count_rows(self._stage, batch.num_rows)
             if not self._primary:
                 yield batch
@@ -633,6 +1292,13 @@ class _ReadFile(beam.DoFn):
                 if non_finite:
                     count_non_finite(names[index], int(non_finite))
             yield batch
+        yield from self._rejected(bad)
+
+    def _rejected(self, bad: BadRecords):
+        for entry in bad.take():
+            if self._primary:
+                count_rejected(entry.path, entry.rows)
+                yield beam.pvalue.TaggedOutput(REJECTED, entry.to_json())
 
 
 class ReadBatches(beam.PTransform):
@@ -642,21 +1308,52 @@ class ReadBatches(beam.PTransform):
     workers; each file is read by one worker. ``stage`` names the row counter:
     the job's first read counts as ``read`` (and counts non-finite floats);
     a job reads its input again for each later pass, counted separately.
+
+    ``on_bad_record="fail"`` stops at the first record that cannot be read;
+    ``"skip"`` leaves bad records out. The first read then writes them to
+    ``rejected_dir`` as JSON lines (file, place, reason, raw content) and
+    counts them; later passes skip the same records silently.
     """
 
-    def __init__(self, paths: list[str], input_format: str, schema, *, batch_size: int = 65536, stage: str = "read"):
+    def __init__(
+        self,
+        paths: list[str],
+        input_format: str,
+        schema,
+        *,
+        batch_size: int = 65536,
+        stage: str = "read",
+        on_bad_record: str = "fail",
+        rejected_dir: str | None = None,
+    ):
         super().__init__()
+        if on_bad_record not in ("fail", "skip"):
+            raise ValueError(f"on_bad_record must be 'fail' or 'skip'; got {on_bad_record!r}")
+        if on_bad_record == "skip" and stage == "read" and rejected_dir is None:
+            raise ValueError("on_bad_record='skip' needs a rejected_dir: bad records are never dropped silently")
         self._paths = list(paths)
         self._format = input_format
         self._features = [(f.name, f.type, f.default) for f in schema.features]
         self._batch_size = batch_size
         self._stage = stage
+        self._skip = on_bad_record == "skip"
+        self._rejected_dir = rejected_dir
 
     def expand(self, pbegin):
         files = pbegin | "Files" >> beam.Create(self._paths)
         if len(self._paths) > 1:
             files = files | "SpreadFiles" >> beam.Reshuffle()
-        return files | "ReadFiles" >> beam.ParDo(_ReadFile(self._format, self._features, self._batch_size, self._stage))
+        read = _ReadFile(self._format, self._features, self._batch_size, self._stage, self._skip)
+        if not (self._skip and self._stage == "read"):
+            return files | "ReadFiles" >> beam.ParDo(read)
+        outputs = files | "ReadFiles" >> beam.ParDo(read).with_outputs(REJECTED, main="batches")
+        _ = outputs[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
+            FileSystems.join(self._rejected_dir, "part"),
+            file_name_suffix=".jsonl",
+            shard_name_template=SHARD_TEMPLATE,
+            skip_if_empty=True,
+        )
+        return outputs.batches
 
 
 # ---------------------------------------------------------------------------

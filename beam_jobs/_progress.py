@@ -35,6 +35,16 @@ def count_non_finite(column: str, values: int) -> None:
 
 
 _NON_FINITE = "non_finite:"
+_REJECTED, _REJECTED_ROWS, _REJECTED_UNKNOWN = "rejected:", "rejected_rows:", "rejected_unknown_rows:"
+
+
+def count_rejected(path: str, rows: int | None) -> None:
+    """A bad record set aside (``input.on_bad_record: skip``), with the rows it stands for (None: unknown)."""
+    Metrics.counter(NAMESPACE, f"{_REJECTED}{path}").inc()
+    if rows is None:
+        Metrics.counter(NAMESPACE, f"{_REJECTED_UNKNOWN}{path}").inc()
+    else:
+        Metrics.counter(NAMESPACE, f"{_REJECTED_ROWS}{path}").inc(rows)
 
 
 def _counters(result) -> dict[str, int]:
@@ -60,6 +70,27 @@ def non_finite_from_metrics(result) -> dict[str, int]:
     counters = _counters(result).items()
     return {
         name[len(_NON_FINITE) :]: value for name, value in sorted(counters) if name.startswith(_NON_FINITE) and value
+    }
+
+
+def rejected_from_metrics(result) -> dict:
+    """What run.json reports about bad records: how many, the rows they stand for, per file.
+
+    ``rows`` is None for a file with a bad record of unknown size (a truncated file).
+    """
+    counters = _counters(result)
+    files = {}
+    for name, value in sorted(counters.items()):
+        if name.startswith(_REJECTED) and value:
+            path = name[len(_REJECTED) :]
+            unknown = counters.get(f"{_REJECTED_UNKNOWN}{path}", 0)
+            rows = counters.get(f"{_REJECTED_ROWS}{path}", 0)
+            files[path] = {"records": value, "rows": None if unknown else rows}
+    rows = [f["rows"] for f in files.values()]
+    return {
+        "records": sum(f["records"] for f in files.values()),
+        "rows": None if None in rows else sum(rows),
+        "files": files,
     }
 
 
