@@ -193,7 +193,7 @@ def inspect_output(output_dir: str) -> dict:
         "output": output_dir,
         "run": {
             k: run.get(k)
-            for k in ("command", "finished_at", "runner", "rows", "timings_s", "analysis_phases")
+            for k in ("command", "finished_at", "runner", "rows", "timings_s", "analysis_phases", "rejected")
             if k in run
         },
         "analyzers": analyzers,
@@ -242,6 +242,9 @@ def format_inspection(info: dict) -> str:
             f"{rows.get('read', '?'):,} rows read, {rows.get('written', 0):,} written"
             + (f", {took:.1f} s" if took is not None else "")
         )
+        rejected = run.get("rejected") or {}
+        if rejected.get("records"):
+            lines.append(f"  {rejected['records']:,} bad records skipped: see {rejected['path']}/")
     lines.append("")
     analyzers = info["analyzers"]
     if analyzers is None:

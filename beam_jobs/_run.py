@@ -41,7 +41,7 @@ from beam_jobs._config import (
 )
 from beam_jobs._filesystem import local_copy, upload_tree
 from beam_jobs._io import OutputColumn, ReadBatches, WriteBatches, list_input_files, resolve_schema, write_json
-from beam_jobs._progress import Progress, non_finite_from_metrics, rows_from_metrics
+from beam_jobs._progress import Progress, non_finite_from_metrics, rejected_from_metrics, rows_from_metrics
 from beam_jobs._runner_options import (
     build_options,
     check_paths_for_runner,
@@ -53,6 +53,7 @@ from preprocessing import engine
 
 COMMANDS = ("run", "analyze", "transform")
 DATA_DIR = "transformed_data"
+REJECTED_DIR = "rejected"
 _TF_TYPES = {"float32": "float", "int64": "int", "string": "string"}
 
 
@@ -137,7 +138,15 @@ def _build(
 
     def reader(stage: str) -> ReadBatches:
         # Every pass reads the files anew, so no runner holds the dataset between passes.
-        return ReadBatches(paths, input_format, schema, batch_size=job.input.batch_size, stage=stage)
+        return ReadBatches(
+            paths,
+            input_format,
+            schema,
+            batch_size=job.input.batch_size,
+            stage=stage,
+            on_bad_record=job.input.on_bad_record,
+            rejected_dir=FileSystems.join(staging, REJECTED_DIR),
+        )
 
     analyzed = command != "transform" and bool(prepared.plan.phases)
     if command == "transform":
@@ -167,13 +176,65 @@ def _build(
 # and the earlier output is deleted only once the new one is complete.
 
 
+_STAGING, _PREVIOUS = "featurebeam-tmp", "featurebeam-old"
+
+
+def _owner_tag() -> str:
+    """Who made a temporary sibling: this host and process, so a later run can tell a dead one's."""
+    host = re.sub(r"[^A-Za-z0-9]", "_", platform.node() or "host")
+    return f"{host}-{os.getpid()}"
+
+
 def staging_path(final: str) -> str:
     """A temporary sibling of ``final``, on the same filesystem."""
+    suffix = f"{_owner_tag()}-{uuid.uuid4().hex[:8]}"
     if is_remote(final):
         parent, name = FileSystems.split(final.rstrip("/"))
-        return FileSystems.join(parent, f".{name}.featurebeam-tmp-{uuid.uuid4().hex[:8]}")
+        return FileSystems.join(parent, f".{name}.{_STAGING}-{suffix}")
     parent, name = os.path.split(os.path.abspath(final))
-    return os.path.join(parent, f".{name}.featurebeam-tmp-{uuid.uuid4().hex[:8]}")
+    return os.path.join(parent, f".{name}.{_STAGING}-{suffix}")
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_siblings(final: str) -> list[str]:
+    """Remove what killed runs (SIGKILL, a power cut) left next to a local ``final``; returns it.
+
+    A run stages into ``.NAME.featurebeam-tmp-HOST-PID-*``. One whose process on
+    this host is gone left it behind: it is deleted. Siblings from other hosts
+    or from live processes (a concurrent run) are left alone. A run killed while
+    publishing, between its two renames, left the earlier output in
+    ``.NAME.featurebeam-old-HOST-PID-*`` and no ``NAME``: it is put back.
+    """
+    if is_remote(final):
+        return []  # no processes to ask on an object store; stale objects are ignored
+    parent, name = os.path.split(os.path.abspath(final))
+    pattern = re.compile(rf"^\.{re.escape(name)}\.({_STAGING}|{_PREVIOUS})-(.+)-(\d+)-[0-9a-f]{{8}}$")
+    host = _owner_tag().rsplit("-", 1)[0]
+    cleaned = []
+    try:
+        siblings = sorted(os.listdir(parent))
+    except OSError:
+        return []
+    for sibling in siblings:
+        match = pattern.match(sibling)
+        if not match or match[2] != host or _is_alive(int(match[3])):
+            continue
+        path = os.path.join(parent, sibling)
+        if match[1] == _PREVIOUS and not os.path.exists(final):
+            os.rename(path, final)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        cleaned.append(path)
+    return cleaned
 
 
 def _remote_files(directory: str) -> list[str]:
@@ -215,7 +276,7 @@ def publish(staging: str, final: str) -> None:
         os.rename(staging, final)
         return
     parent, name = os.path.split(final)
-    previous = os.path.join(parent, f".{name}.featurebeam-old-{uuid.uuid4().hex[:8]}")
+    previous = os.path.join(parent, f".{name}.{_PREVIOUS}-{_owner_tag()}-{uuid.uuid4().hex[:8]}")
     os.rename(final, previous)
     try:
         os.rename(staging, final)
@@ -309,14 +370,17 @@ def execute(
     transform_fn: str | None = None,
     dry_run: bool = False,
     progress_stream: TextIO | None = None,
+    inputs: tuple | None = None,
 ) -> dict:
     """Run (or dry-run) ``command`` for ``job``; returns what run.json records.
 
+    ``inputs`` is ``list_input_files``'s answer when the caller already has it.
     Raises JobError for problems the user can fix.
     """
     started, started_at = time.monotonic(), _now()
-    files, input_format = list_input_files(job.input.path, job.input.format)
-    resolved = resolve_schema(files, input_format, job.input.schema)
+    files, input_format = inputs or list_input_files(job.input.path, job.input.format)
+    skip = job.input.on_bad_record == "skip"
+    resolved = resolve_schema(files, input_format, job.input.schema, skip_bad_records=skip)
     if command == "transform":
         prepared = _prepare_transform(job, resolved, transform_fn)
     else:
@@ -353,10 +417,13 @@ def execute(
             summary["dataflow_job"] = _dataflow_dry_run(pipeline, options_dict)
         return summary
 
+    stale = clean_stale_siblings(final)
+    if stale:
+        prepared.notes.append(f"cleaned up after an interrupted earlier run: {', '.join(stale)}")
     _check_replaceable(final)
-    if not is_remote(staging):
-        os.makedirs(staging)
     try:
+        if not is_remote(staging):
+            os.makedirs(staging)
         if command == "transform":
             _copy_transform_fn(prepared.source_output, staging)
         pipeline_started = time.monotonic()
@@ -376,11 +443,21 @@ def execute(
         if str(result.state) not in ("DONE", "PipelineState.DONE"):
             raise RuntimeError(f"the pipeline finished in state {result.state}")
         rows = rows_from_metrics(result)
+        rejected = rejected_from_metrics(result)
         if rows and not rows.get("read"):  # metrics are reported (files were read) and no row was
+            if rejected["records"]:
+                raise InputError(
+                    f"`input.path` {job.input.path}: no row could be read: all {rejected['records']} records "
+                    "read were bad and skipped (`input.on_bad_record: skip`); nothing was written"
+                )
             raise InputError(f"`input.path` {job.input.path}: the input files have no rows; nothing was written")
         summary["rows"] = {"read": rows.get("read", 0), "written": rows.get("written", 0)}
         summary["rows_per_pass"] = {stage: n for stage, n in sorted(rows.items()) if stage not in ("files",)}
         summary["non_finite_values"] = non_finite_from_metrics(result)
+        summary["rejected"] = {
+            **rejected,
+            "path": FileSystems.join(final, REJECTED_DIR) if rejected["records"] else None,
+        }
         summary["transformed_data"] = _entries(FileSystems.join(staging, DATA_DIR)) or []
         summary["timings_s"] = {
             "prepare": round(prepare_s, 3),
