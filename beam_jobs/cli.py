@@ -1,7 +1,9 @@
 """The ``featurebeam`` command: run, analyze, transform and inspect jobs.
 
 Exit status: 0 on success, 2 for a bad job file or bad input (one message, no
-traceback), 1 for an internal error (with its traceback and a log file).
+traceback), 1 for an internal error (a short message; the traceback goes to
+the log file, or to the terminal with ``--verbose``), 130 when interrupted
+(SIGINT) and 143 when terminated (SIGTERM): an interrupted job publishes nothing.
 
 TensorFlow and Beam write start-up and runtime noise straight to the process's
 stdout and stderr, some of it from C++ before any Python setting applies, and
@@ -16,6 +18,7 @@ import argparse
 import io
 import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -24,6 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 USAGE_ERROR, INTERNAL_ERROR = 2, 1
+INTERRUPTED, TERMINATED = 130, 143
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,10 +120,22 @@ def _quiet_libraries() -> None:
         pass
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the staging folder is removed on the way out."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = _Console(args.verbose)
     keep_log = False
+    try:
+        previous_handler = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (main() called from a thread): keep the default
+        previous_handler = None
     try:
         if not args.verbose:
             _quiet_libraries()
@@ -132,18 +148,40 @@ def main(argv: list[str] | None = None) -> int:
             if error.details:
                 console.err.write(error.details.rstrip() + "\n")
             return USAGE_ERROR
-    except KeyboardInterrupt:
-        console.err.write("featurebeam: interrupted; no output was published\n")
-        return 130
-    except Exception:
-        keep_log = not console.verbose
-        console.err.write("featurebeam: internal error (this is a bug in featurebeam, not in your job):\n")
-        console.err.write(traceback.format_exc())
-        if keep_log:
-            console.err.write(f"featurebeam: TensorFlow and Beam logs: {console.log_path}\n")
+    except KeyboardInterrupt as interrupt:
+        what = "terminated" if isinstance(interrupt, _Terminated) else "interrupted"
+        console.err.write(f"featurebeam: {what}; no output was published\n")
+        return TERMINATED if isinstance(interrupt, _Terminated) else INTERRUPTED
+    except Exception as error:
+        keep_log = _report_internal_error(error, console)
         return INTERNAL_ERROR
     finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
         console.close(keep_log)
+
+
+def _report_internal_error(error: Exception, console: _Console) -> bool:
+    """A short message on the terminal; the traceback in the log file (or here, with --verbose).
+
+    Returns whether the log file is to be kept.
+    """
+    details = traceback.format_exc()
+    summary = (str(error).strip().splitlines() or [""])[0]
+    console.err.write(f"featurebeam: internal error: {type(error).__name__}: {summary}\n")
+    if console.verbose:
+        console.err.write(details)
+        console.err.write(
+            "featurebeam: this is a bug in featurebeam, not in your job; please report it with the traceback above\n"
+        )
+        return False
+    sys.stderr.write(f"\nfeaturebeam: internal error\n{details}")  # fd 2 is the log file
+    sys.stderr.flush()
+    console.err.write(
+        "featurebeam: this is a bug in featurebeam, not in your job. The traceback, with TensorFlow's and Beam's "
+        f"logs, is in {console.log_path} (or run again with --verbose to see it here)\n"
+    )
+    return True
 
 
 def _dispatch(args, console: _Console) -> int:
@@ -154,10 +192,16 @@ def _dispatch(args, console: _Console) -> int:
         console.out.write((json.dumps(info, indent=2) if args.json else _inspect.format_inspection(info)) + "\n")
         return 0
 
-    from beam_jobs import _run
-    from beam_jobs._config import load_job
+    from beam_jobs._config import check_preprocessing_fn_file, load_job
 
+    # What can be checked before TensorFlow is imported (seconds) is checked first.
     job = load_job(args.job, args.overrides, runner=args.runner)
+    check_preprocessing_fn_file(job)
+    from beam_jobs._io import list_input_files
+
+    inputs = list_input_files(job.input.path, job.input.format)
+    from beam_jobs import _run
+
     show_progress = console.is_terminal() and not args.quiet and not args.dry_run
     summary = _run.execute(
         job,
@@ -165,12 +209,33 @@ def _dispatch(args, console: _Console) -> int:
         transform_fn=getattr(args, "transform_fn", None),
         dry_run=args.dry_run,
         progress_stream=console.err if show_progress else None,
+        inputs=inputs,
     )
     if args.dry_run:
         console.out.write(_format_dry_run(summary) + "\n")
-    elif not args.quiet:
+        return 0
+    for warning in _warnings(summary):
+        console.err.write(f"featurebeam: warning: {warning}\n")
+    if not args.quiet:
         console.out.write(_format_summary(summary) + "\n")
     return 0
+
+
+def _warnings(summary: dict) -> list[str]:
+    """What the user must know even with --quiet: data that was not used as it is."""
+    warnings = [
+        f"column {column!r} has {count:,} NaN or infinite values"
+        for column, count in summary.get("non_finite_values", {}).items()
+    ]
+    rejected = summary.get("rejected") or {}
+    if rejected.get("records"):
+        files = rejected["files"]
+        rows = "an unknown number of rows" if rejected["rows"] is None else f"{rejected['rows']:,} rows"
+        warnings.append(
+            f"skipped {rejected['records']:,} bad records ({rows}) in {len(files)} file(s) "
+            f"(`input.on_bad_record: skip`); they are listed in {rejected['path']}/ and run.json"
+        )
+    return warnings
 
 
 def _columns(schema: dict) -> str:
@@ -218,8 +283,6 @@ def _format_summary(summary: dict) -> str:
             f"  wrote {rows['written']:,} rows to {len(summary['transformed_data'])} "
             f"{summary['job']['output']['format']} file(s) in {FileSystems.join(output, 'transformed_data')}"
         )
-    for column, count in summary.get("non_finite_values", {}).items():
-        lines.append(f"  warning: column {column!r} has {count:,} NaN or infinite values")
     lines.append(f"  transform_fn: {FileSystems.join(output, 'transform_fn')}")
     records = recorded_analyzers(output) if summary["command"] != "transform" else None
     if records is not None:
