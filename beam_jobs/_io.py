@@ -75,11 +75,17 @@ def _is_hidden(path: str) -> bool:
     return os.path.basename(path.rstrip("/")).startswith((".", "_"))
 
 
+def _error_text(error: Exception) -> str:
+    """A library's error message on one printable line (Arrow's may hold newlines and raw bytes)."""
+    text = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _match(pattern: str) -> list[InputFile]:
     try:
         results = FileSystems.match([pattern])
     except Exception as error:  # BeamIOError wraps "no such bucket", permissions, bad patterns
-        raise InputError(f"`input.path` {pattern!r} cannot be listed: {error}") from None
+        raise InputError(f"`input.path` {pattern!r} cannot be listed: {_error_text(error)}") from None
     return [InputFile(m.path, m.size_in_bytes) for r in results for m in r.metadata_list]
 
 
@@ -186,7 +192,7 @@ def infer_columns(path: str, input_format: str, *, skip_bad_records: bool = Fals
     except InputError:
         raise
     except Exception as error:
-        raise InputError(f"{path}: cannot read the {input_format} schema: {error}") from None
+        raise InputError(f"{path}: cannot read the {input_format} schema: {_error_text(error)}") from None
     if isinstance(arrow_schema, Mapping):  # tf.Example: already feature types
         return dict(arrow_schema)
     types = {field.name: type_of_arrow(field.type) for field in arrow_schema}
@@ -387,7 +393,7 @@ def _source(path: str):
 def _not_parquet(error: Exception) -> str:
     if isinstance(error, PermissionError):
         return "permission denied (the file cannot be read)"
-    return f"not a readable Parquet file: it is truncated or corrupt ({error})"
+    return f"not a readable Parquet file: it is truncated or corrupt ({_error_text(error)})"
 
 
 class _ParquetReader:
@@ -430,7 +436,7 @@ class _ParquetReader:
             except (pa.ArrowException, OSError) as error:
                 reason = (
                     f"corrupt Parquet data: row group {group + 1} cannot be decoded from this row on "
-                    f"({group_rows - read} rows): {error}"
+                    f"({group_rows - read} rows): {_error_text(error)}"
                 )
                 bad.reject(BadRecord(path, "row", first_row + read + 1, reason, rows=group_rows - read))
             first_row += group_rows
@@ -457,7 +463,7 @@ class _CsvReader:
                 read = pcsv.ReadOptions(block_size=_SCHEMA_SAMPLE_BYTES)
                 return pcsv.open_csv(handle, read_options=read, parse_options=parse).schema
             except pa.ArrowInvalid as error:
-                message = f"{path}: {error}"
+                message = f"{path}: {_error_text(error)}"
         raise InputError(_diagnose_csv_fields(path) or message)
 
     def columns_of(self, path: str) -> list[str]:
@@ -484,7 +490,7 @@ class _CsvReader:
                     first_row += batch.num_rows
                 return
             except pa.ArrowInvalid as error:
-                message = f"{path}: {error}"
+                message = f"{path}: {_error_text(error)}"
         for _ in _checked_csv(path, columns, types, bad):  # raises on the first bad record
             pass
         raise InputError(message)
@@ -565,7 +571,7 @@ def _checked_csv(path, columns, types, bad):
                 yield first_row, pa.RecordBatch.from_arrays(arrays, list(columns))
                 first_row += batch.num_rows
         except pa.ArrowInvalid as error:  # not a row problem: the file cannot be split into rows
-            message = f"{path}: cannot be parsed as CSV: {error}"
+            message = f"{path}: cannot be parsed as CSV: {_error_text(error)}"
         else:
             message = None
     if pending:
@@ -686,7 +692,7 @@ def _parsed_lines(path: str, chunk: bytes, first_line: int, parse, explain, bad:
 
 
 def _arrow_reason(error: Exception) -> str:
-    message = str(error).strip().splitlines()[0]
+    message = _error_text(error)
     message = re.sub(r"^JSON parse error: ", "", message)
     return re.sub(r" in row \d+$", "", message)
 
@@ -702,7 +708,7 @@ class _JsonlReader:
             try:
                 return pjson.open_json(handle, read_options=pjson.ReadOptions(block_size=_SCHEMA_SAMPLE_BYTES)).schema
             except pa.ArrowInvalid as error:
-                message = f"{path}: {error}"
+                message = f"{path}: {_error_text(error)}"
         if not skip:
             raise InputError(_diagnose_jsonl(path) or message)
         sample = _jsonl_sample(path)
@@ -966,9 +972,10 @@ def _framed_records(path: str, compressed: bool, start: int, batch_size: int, ba
                 if len(data) < length or len(footer) < 4:
                     raise _BrokenFraming("the file ends inside the record (truncated file)")
             except (_BrokenFraming, zlib.error, EOFError, OSError) as error:
-                reason = (
-                    str(error) if isinstance(error, _BrokenFraming) else f"truncated or corrupt gzip data ({error})"
-                )
+                if isinstance(error, _BrokenFraming):
+                    reason = str(error)
+                else:
+                    reason = f"truncated or corrupt gzip data ({_error_text(error)})"
                 if numbers:
                     yield np.array(numbers), _object_array(records)
                     numbers, records = [], []
@@ -1119,7 +1126,9 @@ def _cast(column: pa.Array, feature_type: str, name: str, path: str) -> pa.Array
     try:
         return _castable(column, feature_type)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-        raise InputError(f"{path}: column {name!r} ({column.type}) cannot be read as {feature_type}: {error}") from None
+        raise InputError(
+            f"{path}: column {name!r} ({column.type}) cannot be read as {feature_type}: {_error_text(error)}"
+        ) from None
 
 
 def _row_text(batch: pa.RecordBatch, position: int) -> str:
