@@ -375,6 +375,13 @@ def test_multi_process_runner_gives_the_same_results(run_output, workspace, tmp_
     )
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "mp" / "run.json").read_text())["rows"] == {"read": 1200, "written": 1200}
+    # Determinism: the same analyzer values and vocabulary files, byte for byte, from worker processes.
+    assert (tmp_path / "mp" / "analyzers.json").read_bytes() == (output / "analyzers.json").read_bytes()
+    assets = sorted(os.listdir(output / "transform_fn" / "assets"))
+    assert assets == sorted(os.listdir(tmp_path / "mp" / "transform_fn" / "assets")) and assets
+    for name in assets:
+        mp_asset = tmp_path / "mp" / "transform_fn" / "assets" / name
+        assert mp_asset.read_bytes() == (output / "transform_fn" / "assets" / name).read_bytes(), name
     single, multi = analyzers_of(output), analyzers_of(tmp_path / "mp")
     assert single.keys() == multi.keys()
     for key, record in single.items():
