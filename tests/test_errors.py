@@ -386,24 +386,28 @@ def test_missing_input_file(finished):
     assert output_siblings(d) == []
 
 
-def _without_root_privileges():
-    """As root, drop the capabilities that bypass file permissions; as anyone else, nothing to do."""
-    if os.geteuid() != 0:
-        return ()
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        return None
-    drop = "-dac_override,-dac_read_search"
-    return (setpriv, f"--inh-caps={drop}", f"--bounding-set={drop}")
+def _unable_to_read(path):
+    """A command prefix under which ``path`` cannot be read; None if there is none here.
+
+    As root, setpriv drops the capabilities that bypass file permissions.
+    """
+    prefix = ()
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            return None
+        drop = "-dac_override,-dac_read_search"
+        prefix = ("setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}")
+    probe = subprocess.run([*prefix, "test", "-r", str(path)], capture_output=True)
+    return None if probe.returncode == 0 else prefix
 
 
 @case
 def unreadable_file(d):
-    prefix = _without_root_privileges()
-    if prefix is None:
-        return None
     pq.write_table(rides(0), d / "rides.parquet")
     os.chmod(d / "rides.parquet", 0)
+    prefix = _unable_to_read(d / "rides.parquet")
+    if prefix is None:
+        return None
     return ["run", write_job(d, {"path": "rides.parquet"})], {"prefix": prefix}
 
 
@@ -415,12 +419,13 @@ def test_unreadable_file_is_permission_denied(finished):
 
 @case
 def unreadable_folder(d):
-    prefix = _without_root_privileges()
-    if prefix is None:
-        return None
     (d / "data").mkdir()
     pq.write_table(rides(0), d / "data" / "rides.parquet")
     os.chmod(d / "data", 0)
+    prefix = _unable_to_read(d / "data")
+    if prefix is None:
+        os.chmod(d / "data", 0o755)
+        return None
     return ["run", write_job(d, {"path": "data"})], {"prefix": prefix}
 
 
