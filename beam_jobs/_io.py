@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import csv
 import gzip
-import io
 import json
 import os
 import re
@@ -1024,10 +1023,23 @@ def _fits(feature_type: str, value) -> bool:
     return isinstance(value, str)
 
 
-def _text_lines(path: str) -> io.StringIO:
-    """The whole file as text: only used to explain an error."""
+def _text_lines(path: str) -> Iterator[str]:
+    """The lines of a text file, each with its line ending, read a block at a time.
+
+    Only used to explain errors and to sample; undecodable bytes become U+FFFD.
+    """
     with open_stream(path) as handle:
-        return io.StringIO(handle.read().decode("utf-8", errors="replace"), newline=None)
+        rest = b""
+        while True:
+            block = handle.read(1 << 20)
+            if not block:
+                break
+            lines = (rest + block).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield (line + b"\n").decode("utf-8", errors="replace")
+        if rest:
+            yield rest.decode("utf-8", errors="replace")
 
 
 def _json_kind(value) -> str | None:
@@ -1072,13 +1084,12 @@ def _diagnose_jsonl(path, columns=None, types=None) -> str | None:
     Without ``types``, a column's type is the kind of its first value.
     """
     learned = dict(types or {})
-    with _text_lines(path) as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            problem = _json_line_problem(line, columns, learned)
-            if problem:
-                return f"{path}: line {number}: {problem}"
+    for number, line in enumerate(_text_lines(path), start=1):
+        if not line.strip():
+            continue
+        problem = _json_line_problem(line, columns, learned)
+        if problem:
+            return f"{path}: line {number}: {problem}"
     return None
 
 
@@ -1086,13 +1097,12 @@ def _jsonl_sample(path: str) -> bytes:
     """The first lines of a file that are JSON objects with values of consistent kinds."""
     learned: dict[str, str] = {}
     kept, size = [], 0
-    with _text_lines(path) as lines:
-        for line in lines:
-            if size > _SCHEMA_SAMPLE_BYTES:
-                break
-            if line.strip() and _json_line_problem(line, None, learned) is None:
-                kept.append(line.encode())
-                size += len(kept[-1])
+    for line in _text_lines(path):
+        if size > _SCHEMA_SAMPLE_BYTES:
+            break
+        if line.strip() and _json_line_problem(line, None, learned) is None:
+            kept.append(line.encode())
+            size += len(kept[-1])
     return b"".join(kept)
 
 
