@@ -103,10 +103,12 @@ class AnalyzeToValues(beam.PTransform):
     """``PCollection[RecordBatch]`` -> a single ``{analyzer key: result}`` dict.
 
     Each phase reads the data once; all phases are in this one pipeline. Given
-    a ``source`` (phase index -> a PTransform producing the RecordBatches) it is
-    applied to a pipeline instead, and every phase reads the source anew: no
-    runner then has to hold the dataset between phases, so memory stays flat
-    however large the input.
+    a ``source`` it is applied to a pipeline instead, and every phase reads the
+    source anew: no runner then has to hold the dataset between phases, so
+    memory stays flat however large the input. ``source(phase, after)`` returns
+    the PTransform producing the RecordBatches for a phase; it should start
+    reading only once the singleton ``after`` (the earlier phases' results)
+    exists, or a runner may read early and buffer everything until then.
     """
 
     def __init__(
@@ -114,7 +116,7 @@ class AnalyzeToValues(beam.PTransform):
         preprocessing_fn: Callable,
         schema: Schema,
         plan: engine.Plan | None = None,
-        source: Callable[[int], beam.PTransform] | None = None,
+        source: Callable[[int, beam.PCollection], beam.PTransform] | None = None,
     ):
         super().__init__()
         self._fn = preprocessing_fn
@@ -128,6 +130,6 @@ class AnalyzeToValues(beam.PTransform):
             if self._source is None:
                 batches = batches_or_pipeline
             else:
-                batches = batches_or_pipeline.pipeline | f"ReadForPhase{index}" >> self._source(index)
+                batches = batches_or_pipeline.pipeline | f"ReadForPhase{index}" >> self._source(index, values)
             values = (batches, values) | f"Phase{index}" >> _AnalyzePhase(self._fn, self._schema, list(specs))
         return values

@@ -136,8 +136,9 @@ def _build(
     """The job's pipeline, as a list of named steps."""
     schema = prepared.schema
 
-    def reader(stage: str) -> ReadBatches:
-        # Every pass reads the files anew, so no runner holds the dataset between passes.
+    def reader(stage: str, after=None) -> ReadBatches:
+        # Every pass reads the files anew, once what it waits for exists, so no
+        # runner holds the dataset between passes.
         return ReadBatches(
             paths,
             input_format,
@@ -146,13 +147,14 @@ def _build(
             stage=stage,
             on_bad_record=job.input.on_bad_record,
             rejected_dir=FileSystems.join(staging, REJECTED_DIR),
+            after=after,
         )
 
     analyzed = command != "transform" and bool(prepared.plan.phases)
     if command == "transform":
         transform_fn = prepared.source_output
     else:
-        source = lambda phase: reader("read" if phase == 0 else f"phase{phase}")  # noqa: E731
+        source = lambda phase, after: reader("read" if phase == 0 else f"phase{phase}", after)  # noqa: E731
         values = pipeline | "Analyze" >> AnalyzeToValues(prepared.fn, schema, prepared.plan, source=source)
         transform_fn = values | "WriteTransformFn" >> WriteTransformFn(prepared.fn, schema, staging)
         _ = values | "RecordAnalyzers" >> beam.Map(_inspect.write_analyzers_json, prepared.plan.phases, staging)
@@ -160,7 +162,8 @@ def _build(
             if not analyzed:  # nothing to analyze: still read the input once, to validate and count it
                 _ = pipeline | "Read" >> reader("read")
             return
-    batches = pipeline | "ReadForTransform" >> reader("transform" if analyzed else "read")
+    after = transform_fn if isinstance(transform_fn, beam.pvalue.PCollection) else None
+    batches = pipeline | "ReadForTransform" >> reader("transform" if analyzed else "read", after)
     transformed = ((batches, schema), transform_fn) | "Transform" >> TransformDataset()
     _ = transformed | "Write" >> WriteBatches(
         FileSystems.join(staging, DATA_DIR), job.output.format, prepared.outputs, num_shards=job.output.num_shards
