@@ -30,5 +30,5 @@ setup(
     packages=["preprocessing", "analyzers", "beam_jobs"],
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
-    entry_points={"console_scripts": ["featurebeam = beam_jobs.cli:main"]},
+    entry_points={"console_scripts": ["featurebeam = beam_jobs.cli:console_main"]},
 )

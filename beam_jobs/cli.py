@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import os
 import signal
 import sys
@@ -293,5 +294,18 @@ def _format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def console_main() -> None:
+    """The ``featurebeam`` command: ``main``, then exit without interpreter teardown.
+
+    Everything is written and published when ``main`` returns; tearing down
+    TensorFlow and Beam would only add one to two seconds to every command.
+    """
+    status = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
