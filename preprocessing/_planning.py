@@ -9,6 +9,7 @@ latest dependency is in phase ``p - 1``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ import tensorflow as tf
 
 from analyzers import AnalyzerSpec
 from preprocessing._schema import Schema
-from preprocessing._tracing import Trace, trace
+from preprocessing._tracing import PreprocessingError, Trace, trace
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,24 @@ def phases_of(traced: Trace) -> dict[str, int]:
     return phase
 
 
+_SIGNATURE_NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.\-]*")
+
+
+def _check_signature_names(features_read) -> None:
+    # Each feature read becomes a named input of the SavedModel's serving signature.
+    for name in features_read:
+        if not _SIGNATURE_NAME.fullmatch(name):
+            raise PreprocessingError(
+                f"feature {name!r} cannot be an input of a SavedModel signature: a name must start "
+                f"with a letter, digit or '.', and hold only letters, digits, '_', '.' and '-'; "
+                f"rename the column (e.g. {re.sub(r'[^A-Za-z0-9_.-]', '_', name).lstrip('_') or 'feature'!r})"
+            )
+
+
 def plan(preprocessing_fn: Callable, schema: Schema) -> Plan:
     """Trace ``preprocessing_fn`` once and group its analyzers into phases."""
     traced = trace(preprocessing_fn, schema)
+    _check_signature_names(traced.features_read)
     phase = phases_of(traced)
     count = 1 + max(phase.values(), default=-1)
     phases = tuple(tuple(c.spec for c in traced.calls if phase[c.key] == p) for p in range(count))

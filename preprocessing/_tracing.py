@@ -12,6 +12,7 @@ gives every analyzer the same key.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -261,8 +262,8 @@ def raw_placeholders(schema: Schema) -> dict[str, tf.Tensor]:
 
 
 def _safe_op_name(name: str) -> str:
-    cleaned = "".join(c if c.isalnum() or c in "_.-" else "_" for c in name)
-    if not cleaned or not (cleaned[0].isalnum() or cleaned[0] == "."):
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    if not cleaned or not (cleaned[0].isascii() and (cleaned[0].isalnum() or cleaned[0] == ".")):
         cleaned = "f_" + cleaned
     return cleaned
 

@@ -210,3 +210,10 @@ def test_analyzer_named_like_a_feature():
     # counts: b 3, c 3, a 2, d 2; ties broken by descending bytes: c, b, d, a
     np.testing.assert_array_equal(outputs["ids"], [3, 3, 1, 1, 1, 0, 0, 0, 2, 2])
     np.testing.assert_allclose(outputs["centred"], np.arange(10) - 4.5)
+
+
+@pytest.mark.parametrize("name", ["_row", "a b", "é"])
+def test_feature_names_a_signature_cannot_carry_are_rejected_when_planning(name):
+    schema = pp.Schema.of({name: "float"})
+    with pytest.raises(pp.PreprocessingError, match="cannot be an input of a SavedModel signature"):
+        engine.plan(lambda inputs: {"x": inputs[name] * 2.0}, schema)
