@@ -1,0 +1,300 @@
+"""Reading: conforming batches to the schema (casts, null defaults), rebatching, and ``ReadBatches``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.io.filesystems import FileSystems
+
+from beam_jobs._bad_records import BadRecord, BadRecords, _a, _failing_positions, _shown
+from beam_jobs._config import InputError
+from beam_jobs._inputs import _error_text
+from beam_jobs._progress import count_non_finite, count_rejected, count_rows
+from beam_jobs._readers import READERS
+from beam_jobs._write import SHARD_TEMPLATE
+
+# ---------------------------------------------------------------------------
+# Casting and defaults
+
+ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
+
+
+def _castable(column: pa.Array, feature_type: str) -> pa.Array:
+    """``column`` as its feature type: ArrowInvalid for a value that does not fit,
+    ArrowNotImplementedError for a type that never does."""
+    target = ARROW_TYPES[feature_type]
+    if column.type == target:
+        return column
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    if pa.types.is_null(column.type):
+        return pa.nulls(len(column), target)
+    if feature_type == "string":
+        if not (pa.types.is_string(column.type) or pa.types.is_binary(column.type)):
+            if pa.types.is_large_string(column.type):
+                return column.cast(pa.large_binary()).cast(target)
+            column = column.cast(pa.string())
+        return column.cast(target)
+    numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+    numeric = numeric or pa.types.is_decimal(column.type) or pa.types.is_boolean(column.type)
+    # float32 holds every number, if not exactly (as TensorFlow's casts); other casts must be exact
+    return column.cast(target, safe=not (feature_type == "float" and numeric))
+
+
+def _cast(column: pa.Array, feature_type: str, name: str, path: str) -> pa.Array:
+    try:
+        return _castable(column, feature_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise InputError(
+            f"{path}: column {name!r} ({column.type}) cannot be read as {feature_type}: {_error_text(error)}"
+        ) from None
+
+
+def _row_text(batch: pa.RecordBatch, position: int) -> str:
+    row = {name: batch.column(name)[position].as_py() for name in batch.schema.names}
+    row = {k: v.decode("utf-8", errors="backslashreplace") if isinstance(v, bytes) else v for k, v in row.items()}
+    return json.dumps(row, default=str, ensure_ascii=False)
+
+
+def _checked_types(batch: pa.RecordBatch, features, path: str, first_row: int, bad: BadRecords) -> pa.RecordBatch:
+    """The batch with each feature's column cast to its type; a row whose value does not fit is a bad record."""
+    names = batch.schema.names
+    arrays = list(batch.columns)
+    problems: dict[int, str] = {}
+    for name, feature_type, _ in features:
+        if name not in names:
+            continue
+        index = names.index(name)
+        column = batch.column(index)
+        try:
+            arrays[index] = _castable(column, feature_type)
+        except pa.ArrowNotImplementedError:
+            raise InputError(
+                f"{path}: column {name!r} is {column.type}, which cannot be read as {feature_type}; "
+                f"featurebeam reads float, int and string columns"
+            ) from None
+        except pa.ArrowInvalid:
+            convert = lambda array, t=feature_type: _castable(array, t)  # noqa: E731
+            for position in _failing_positions(column, convert, first_only=not bad.skip):
+                problem = f"column {name!r}: value {_shown(column[position].as_py())} is not {_a(feature_type)}"
+                problems[position] = f"{problems[position]}; {problem}" if position in problems else problem
+    if not problems:
+        return pa.RecordBatch.from_arrays(arrays, names)
+    for position in sorted(problems):
+        bad.reject(BadRecord(path, "row", first_row + position + 1, problems[position], raw=_row_text(batch, position)))
+    keep = np.ones(batch.num_rows, dtype=bool)
+    keep[list(problems)] = False
+    return _checked_types(batch.filter(pa.array(keep)), features, path, first_row, bad)
+
+
+def _fill(column: pa.Array, default, feature_type: str) -> pa.Array:
+    if feature_type == "string" and isinstance(default, str):
+        default = default.encode()
+    return pc.fill_null(column, pa.scalar(default, ARROW_TYPES[feature_type]))
+
+
+def conform(batch: pa.RecordBatch, features, path: str) -> tuple[pa.RecordBatch, dict[str, int]]:
+    """Cast every feature's column and fill its nulls from its default.
+
+    ``features`` are ``(name, type, default)``. Returns the batch and, for
+    columns with nulls but no default, their null counts (the batch is then
+    unusable). A missing column is all nulls.
+    """
+    arrays, unfilled = [], {}
+    names = batch.schema.names
+    for name, feature_type, default in features:
+        if name in names:
+            column = _cast(batch.column(names.index(name)), feature_type, name, path)
+        else:
+            column = pa.nulls(batch.num_rows, ARROW_TYPES[feature_type])
+        if column.null_count:
+            if default is None:
+                unfilled[name] = column.null_count
+            else:
+                column = _fill(column, default, feature_type)
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, [f[0] for f in features]), unfilled
+
+
+def _nulls(batch: pa.RecordBatch, name: str) -> int:
+    names = batch.schema.names
+    return batch.column(names.index(name)).null_count if name in names else batch.num_rows
+
+
+def _conformed(batches, features, path: str, bad: BadRecords, reader=None) -> Iterator[pa.RecordBatch]:
+    """Conformed batches of one file; nulls without a default stop it, counted over the whole file.
+
+    A column the file lacks altogether is reported as missing, with the file's columns.
+    """
+    rows = 0
+    iterator = iter(batches)
+    for first_row, batch in iterator:
+        batch = _checked_types(batch, features, path, first_row, bad)
+        conformed, unfilled = conform(batch, features, path)
+        if unfilled:
+            name = sorted(unfilled)[0]
+            column = batch.column(batch.schema.names.index(name)) if name in batch.schema.names else None
+            first = rows + 1 + (pc.index(column.is_null(), True).as_py() if column is not None else 0)
+            total, total_rows, counted = unfilled[name], rows + batch.num_rows, True
+            try:
+                for _, rest in iterator:
+                    total += _nulls(rest, name)
+                    total_rows += rest.num_rows
+            except InputError:  # a bad record further on: the nulls, found first, are what is reported
+                counted = False
+            if counted and total == total_rows and reader is not None:
+                available = reader.columns_of(path)
+                if name not in available:
+                    raise InputError(
+                        f"{path}: column {name!r} is missing from this file (its columns: "
+                        f"{', '.join(repr(c) for c in available)}); set `input.schema.{name}.default` "
+                        "to fill it with a constant"
+                    )
+            raise InputError(
+                f"{path}: column {name!r} has {'' if counted else 'at least '}{total} null values "
+                f"(first in row {first}) and no default; "
+                f"set `input.schema.{name}.default` to fill them"
+            )
+        rows += batch.num_rows
+        yield conformed
+
+
+def rebatch(batches: Iterable[pa.RecordBatch], batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Batches of exactly ``batch_size`` rows (the last may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows < batch_size:
+            continue
+        table = pa.Table.from_batches(pending).combine_chunks()
+        offset = 0
+        while rows - offset >= batch_size:
+            yield table.slice(offset, batch_size).to_batches()[0]
+            offset += batch_size
+        pending = table.slice(offset).to_batches() if rows > offset else []
+        rows -= offset
+    if rows:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+REJECTED = "rejected"
+
+
+class _ReadFile(beam.DoFn):
+    """A file path -> its rows as conformed RecordBatches of ``batch_size`` rows.
+
+    With ``skip_bad_records``, the primary read also emits each bad record, as
+    a JSON line, on the ``rejected`` output (later passes skip the same
+    records without reporting them again).
+    """
+
+    def __init__(self, input_format: str, features, batch_size: int, stage: str = "read", skip_bad_records=False):
+        self._format = input_format
+        self._features = [tuple(f) for f in features]
+        self._batch_size = batch_size
+        self._stage = stage
+        self._primary = stage == "read"  # the read whose rows count as the job's input
+        self._skip = skip_bad_records
+
+    def process(self, path: str):
+        if self._primary:
+            count_rows("files", 1)  # so that an empty input still reports its row count: 0
+        names = [f[0] for f in self._features]
+        types = {f[0]: f[1] for f in self._features}
+        bad = BadRecords(self._skip)
+        reader = READERS[self._format]
+        raw = reader.batches(path, names, types, self._batch_size, bad)
+        floats = [i for i, feature in enumerate(self._features) if feature[1] == "float"]
+        for batch in rebatch(_conformed(raw, self._features, path, bad, reader), self._batch_size):
+            yield from self._rejected(bad)
+            count_rows(self._stage, batch.num_rows)
+            if not self._primary:
+                yield batch
+                continue
+            for index in floats:
+                non_finite = batch.num_rows - np.count_nonzero(np.isfinite(batch.column(index).to_numpy()))
+                if non_finite:
+                    count_non_finite(names[index], int(non_finite))
+            yield batch
+        yield from self._rejected(bad)
+
+    def _rejected(self, bad: BadRecords):
+        for entry in bad.take():
+            if self._primary:
+                count_rejected(entry.path, entry.rows)
+                yield beam.pvalue.TaggedOutput(REJECTED, entry.to_json())
+
+
+def _first(value, _):
+    return value
+
+
+class ReadBatches(beam.PTransform):
+    """``PBegin`` -> ``PCollection[pa.RecordBatch]`` of the given files' ``schema`` columns.
+
+    Columns are float32, int64 or binary, without nulls. Files are spread over
+    workers; each file is read by one worker. ``stage`` names the row counter:
+    the job's first read counts as ``read`` (and counts non-finite floats);
+    a job reads its input again for each later pass, counted separately.
+
+    ``on_bad_record="fail"`` stops at the first record that cannot be read;
+    ``"skip"`` leaves bad records out. The first read then writes them to
+    ``rejected_dir`` as JSON lines (file, place, reason, raw content) and
+    counts them; later passes skip the same records silently.
+    """
+
+    def __init__(
+        self,
+        paths: list[str],
+        input_format: str,
+        schema,
+        *,
+        batch_size: int = 65536,
+        stage: str = "read",
+        on_bad_record: str = "fail",
+        rejected_dir: str | None = None,
+        after=None,
+    ):
+        super().__init__()
+        self._after = after
+        if on_bad_record not in ("fail", "skip"):
+            raise ValueError(f"on_bad_record must be 'fail' or 'skip'; got {on_bad_record!r}")
+        if on_bad_record == "skip" and stage == "read" and rejected_dir is None:
+            raise ValueError("on_bad_record='skip' needs a rejected_dir: bad records are never dropped silently")
+        self._paths = list(paths)
+        self._format = input_format
+        self._features = [(f.name, f.type, f.default) for f in schema.features]
+        self._batch_size = batch_size
+        self._stage = stage
+        self._skip = on_bad_record == "skip"
+        self._rejected_dir = rejected_dir
+
+    def expand(self, pbegin):
+        files = pbegin | "Files" >> beam.Create(self._paths)
+        if self._after is not None:
+            # Reading starts only once ``after`` (the side input the readers' consumers
+            # wait for) exists. Otherwise a runner may read everything early and hold
+            # it until then: the DirectRunner did, 7 GB at 10M rows.
+            files = files | "WaitForSideInput" >> beam.Map(_first, beam.pvalue.AsSingleton(self._after))
+        if len(self._paths) > 1:
+            files = files | "SpreadFiles" >> beam.Reshuffle()
+        read = _ReadFile(self._format, self._features, self._batch_size, self._stage, self._skip)
+        if not (self._skip and self._stage == "read"):
+            return files | "ReadFiles" >> beam.ParDo(read)
+        outputs = files | "ReadFiles" >> beam.ParDo(read).with_outputs(REJECTED, main="batches")
+        _ = outputs[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
+            FileSystems.join(self._rejected_dir, "part"),
+            file_name_suffix=".jsonl",
+            shard_name_template=SHARD_TEMPLATE,
+            skip_if_empty=True,
+        )
+        return outputs.batches

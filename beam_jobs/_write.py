@@ -1,0 +1,136 @@
+"""Writing: transformed RecordBatches as Parquet or tf.Example shards (``WriteBatches``), and JSON files."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from beam_jobs._progress import count_rows
+
+SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
+SUFFIXES = {"parquet": ".parquet", "tfrecord": ".tfrecord.gz"}
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """One transformed output: ``dtype`` is a TensorFlow dtype name, ``shape`` the instance shape."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """float, int or string: the tf.Example list it goes into."""
+        if self.dtype == "string":
+            return "string"
+        return "float" if np.issubdtype(np.dtype(self.dtype), np.floating) else "int"
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        data_type = pa.binary() if self.dtype == "string" else pa.from_numpy_dtype(np.dtype(self.dtype))
+        for size in reversed(self.shape):
+            data_type = pa.list_(data_type, size)
+        return data_type
+
+
+def arrow_schema(columns: list[OutputColumn]) -> pa.Schema:
+    """Columns sorted by name, as ``TransformDataset`` emits them."""
+    return pa.schema([(c.name, c.arrow_type) for c in sorted(columns, key=lambda c: c.name)])
+
+
+def to_table(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
+    arrays = [batch.column(batch.schema.names.index(f.name)).cast(f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+_LISTS = {"float": "float_list", "int": "int64_list", "string": "bytes_list"}
+
+
+def encode_examples(batch: pa.RecordBatch, kinds: dict[str, str]) -> list[bytes]:
+    """Serialized tf.Examples, one per row, with deterministic (sorted) feature order."""
+    from tensorflow.core.example import example_pb2
+
+    from preprocessing.engine import from_arrow
+
+    rows = batch.num_rows
+    columns = []
+    for name in batch.schema.names:
+        values = from_arrow(batch.column(name)).reshape(rows, -1)
+        columns.append((name, _LISTS[kinds[name]], values.tolist()))
+    serialized = []
+    for row in range(rows):
+        example = example_pb2.Example()
+        features = example.features.feature
+        for name, list_field, values in columns:
+            getattr(features[name], list_field).value.extend(values[row])
+        serialized.append(example.SerializeToString(deterministic=True))
+    return serialized
+
+
+def _to_examples(batch: pa.RecordBatch, schema: pa.Schema, kinds: dict[str, str]) -> list[bytes]:
+    if not batch.num_rows:
+        return []
+    return encode_examples(to_table(batch, schema).combine_chunks().to_batches()[0], kinds)
+
+
+def _counted(batch: pa.RecordBatch) -> pa.RecordBatch:
+    count_rows("written", batch.num_rows)
+    return batch
+
+
+class WriteBatches(beam.PTransform):
+    """Writes RecordBatches under ``directory`` as ``part-*`` shards; returns the file names."""
+
+    def __init__(self, directory: str, output_format: str, columns: list[OutputColumn], *, num_shards: int = 0):
+        super().__init__()
+        self._directory = directory
+        self._format = output_format
+        self._columns = list(columns)
+        self._num_shards = num_shards
+
+    def expand(self, batches):
+        prefix = FileSystems.join(self._directory, "part")
+        counted = batches | "CountRows" >> beam.Map(_counted)
+        schema = arrow_schema(self._columns)
+        if self._format == "parquet":
+            return (
+                counted
+                | "ToTables" >> beam.Map(to_table, schema)
+                | "WriteParquet"
+                >> beam.io.WriteToParquetBatched(
+                    prefix,
+                    schema,
+                    codec="snappy",
+                    file_name_suffix=SUFFIXES["parquet"],
+                    num_shards=self._num_shards,
+                    shard_name_template=SHARD_TEMPLATE,
+                )
+            )
+        kinds = {c.name: c.kind for c in self._columns}
+        return (
+            counted
+            | "ToExamples" >> beam.FlatMap(_to_examples, schema, kinds)
+            | "WriteTFRecord"
+            >> beam.io.WriteToTFRecord(
+                prefix,
+                file_name_suffix=SUFFIXES["tfrecord"],
+                num_shards=self._num_shards,
+                shard_name_template=SHARD_TEMPLATE,
+                compression_type=CompressionTypes.GZIP,
+            )
+        )
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Write a JSON document through Beam's filesystems."""
+    with FileSystems.create(
+        path, mime_type="application/json", compression_type=CompressionTypes.UNCOMPRESSED
+    ) as handle:
+        handle.write(json.dumps(payload, indent=2, sort_keys=False, default=str).encode() + b"\n")
