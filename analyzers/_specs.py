@@ -23,6 +23,11 @@ class AnalyzerSpec:
 
     key: str
 
+    def add(self, accumulator, inputs):
+        """Add one batch; the numeric analyzers take a single input array."""
+        accumulator.add(inputs[0])
+        return accumulator
+
     def merge(self, accumulator, other):
         accumulator.merge(other)
         return accumulator
@@ -38,10 +43,6 @@ class MeanAndVarSpec(AnalyzerSpec):
 
     def create(self):
         return _numeric.MomentsAccumulator(self.feature_shape, self.reduce_instance_dims)
-
-    def add(self, accumulator, inputs):
-        accumulator.add(inputs[0])
-        return accumulator
 
     def extract(self, accumulator):
         return accumulator.extract(np.dtype(self.output_dtype))
@@ -60,10 +61,6 @@ class MinMaxSpec(AnalyzerSpec):
             self.feature_shape, self.reduce_instance_dims, np.dtype(self.dtype)
         )
 
-    def add(self, accumulator, inputs):
-        accumulator.add(inputs[0])
-        return accumulator
-
     def extract(self, accumulator):
         return accumulator.extract()
 
@@ -81,10 +78,6 @@ class SumSpec(AnalyzerSpec):
             self.feature_shape, self.reduce_instance_dims, np.dtype(self.dtype)
         )
 
-    def add(self, accumulator, inputs):
-        accumulator.add(inputs[0])
-        return accumulator
-
     def extract(self, accumulator):
         return (accumulator.extract(np.dtype(self.dtype)),)
 
@@ -98,10 +91,6 @@ class SizeSpec(AnalyzerSpec):
 
     def create(self):
         return _numeric.SizeAccumulator(self.feature_shape, self.reduce_instance_dims)
-
-    def add(self, accumulator, inputs):
-        accumulator.add(inputs[0])
-        return accumulator
 
     def extract(self, accumulator):
         return (accumulator.extract(),)
