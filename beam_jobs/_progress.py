@@ -94,6 +94,13 @@ def rejected_from_metrics(result) -> dict:
     }
 
 
+def _pass_order(stage: str) -> int:
+    """Stages in the order a job runs them: read (phase 0), phase1, ..., transform, written."""
+    if stage.startswith("phase") and stage[5:].isdigit():
+        return int(stage[5:])
+    return {"read": 0, "transform": 10_000, "written": 10_001}.get(stage, 10_002)
+
+
 class Progress:
     """A one-line progress display on ``stream``, redrawn twice a second while active."""
 
@@ -107,14 +114,15 @@ class Progress:
         self._start = time.monotonic()
 
     def add(self, stage: str, rows: int) -> None:
-        if stage not in self._rows:
+        if stage == "files":
             return
-        with self._lock:
-            self._rows[stage] += rows
+        with self._lock:  # later passes (phase1, ..., transform) appear as they start
+            self._rows[stage] = self._rows.get(stage, 0) + rows
 
     def _line(self) -> str:
         with self._lock:
-            counts = " · ".join(f"{stage} {rows:,}" for stage, rows in self._rows.items())
+            ordered = sorted(self._rows.items(), key=lambda item: _pass_order(item[0]))
+            counts = " · ".join(f"{stage} {rows:,}" for stage, rows in ordered)
         return f"\r{self._title}: rows {counts}  [{time.monotonic() - self._start:.0f}s]"
 
     def _loop(self) -> None:
