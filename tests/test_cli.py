@@ -492,7 +492,8 @@ def test_progress_on_a_terminal(workspace, tmp_path):
             os.close(secondary)
     assert result.returncode == 0
     progress = b"".join(chunks).decode()
-    assert "\rrun: rows read 1,200 · written 1,200" in progress
+    # every pass over the 1,200 input rows, in the order the job runs them
+    assert "\rrun: rows read 1,200 · phase1 1,200 · transform 1,200 · written 1,200" in progress
 
 
 def test_inspect_falls_back_to_the_values_recorded_in_the_transform_fn(run_output, tmp_path):
