@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzers import _numeric
+from analyzers._quantiles import QuantilesSketch
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,6 @@ class QuantilesSpec(AnalyzerSpec):
         return 1 if self.reduce_instance_dims else int(np.prod(self.feature_shape, dtype=np.int64))
 
     def create(self):
-        from analyzers._quantiles import QuantilesSketch
-
         return QuantilesSketch(self.epsilon, self._num_features)
 
     def add(self, accumulator, inputs):

@@ -128,10 +128,6 @@ def tokens_of(counts: pa.Table, dtype: str = "string") -> np.ndarray:
     return np.array(counts[_TOKEN].to_pylist(), dtype=object)
 
 
-def counts_of(counts: pa.Table) -> np.ndarray:
-    return counts[_COUNT].to_numpy()
-
-
 def write_vocabulary_file(path: str, tokens) -> None:
     """Write tokens one per line (bytes, in vocabulary order), as tf.Transform does."""
     with open(path, "wb") as handle:

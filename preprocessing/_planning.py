@@ -75,7 +75,11 @@ def _check_signature_names(features_read) -> None:
 
 def plan(preprocessing_fn: Callable, schema: Schema) -> Plan:
     """Trace ``preprocessing_fn`` once and group its analyzers into phases."""
-    traced = trace(preprocessing_fn, schema)
+    return plan_of(trace(preprocessing_fn, schema))
+
+
+def plan_of(traced: Trace) -> Plan:
+    """The phases of a trace made with no known values (as ``trace(fn, schema)`` makes)."""
     _check_signature_names(traced.features_read)
     phase = phases_of(traced)
     count = 1 + max(phase.values(), default=-1)

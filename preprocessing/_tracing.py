@@ -53,7 +53,7 @@ class _TraceContext:
     # vocabulary filename tensor -> tokens (known), None (unknown) or asset path tensor (export)
     vocabularies: dict = field(default_factory=dict)
     vocabulary_sizes: dict = field(default_factory=dict)  # filename tensor ref -> number of lines
-    asset_paths: dict[str, tf.Tensor] = field(default_factory=dict)
+    asset_paths: dict[str, str] = field(default_factory=dict)  # vocabulary file name -> path written
     # output tensor ref -> (min, max) of a categorical int result, for the output schema
     int_domains: dict = field(default_factory=dict)
 
@@ -186,6 +186,10 @@ class _FeatureReader(Mapping):
         return len(self._tensors)
 
     def copy(self):
+        # The copy escapes tracking: count every feature as read.
+        for name in self._tensors:
+            if name not in self.read:
+                self.read.append(name)
         return dict(self._tensors)
 
 
@@ -198,7 +202,6 @@ class Trace:
     outputs: dict[str, tf.Tensor]
     calls: list[AnalyzerCall]
     features_read: list[str]
-    asset_paths: dict[str, tf.Tensor]
     int_domains: dict[str, tuple[int, int]] = field(default_factory=dict)  # output name -> (min, max)
 
 
@@ -228,7 +231,7 @@ def call_preprocessing_fn(
     outputs = _check_outputs(outputs)
     inputs = {name: features[name] for name in reader.read}
     domains = {name: context.int_domains[t.ref()] for name, t in outputs.items() if t.ref() in context.int_domains}
-    return Trace(graph, inputs, outputs, context.calls, list(reader.read), context.asset_paths, domains)
+    return Trace(graph, inputs, outputs, context.calls, list(reader.read), domains)
 
 
 def _check_outputs(outputs) -> dict[str, tf.Tensor]:

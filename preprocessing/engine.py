@@ -15,7 +15,7 @@ from preprocessing._export import (
     export_transform_fn,
 )
 from preprocessing._metadata import schema_pbtxt, write_transformed_metadata
-from preprocessing._planning import Plan, plan
+from preprocessing._planning import Plan, plan, plan_of
 from preprocessing._runner import AnalyzerInputs, TransformFn
 from preprocessing._tracing import Trace, trace
 
@@ -33,6 +33,7 @@ __all__ = [
     "export_transform_fn",
     "from_arrow",
     "plan",
+    "plan_of",
     "schema_pbtxt",
     "to_arrow",
     "to_feed",
