@@ -29,6 +29,14 @@ def count_rows(stage: str, rows: int) -> None:
         progress.add(stage, rows)
 
 
+FILES_READ = "files_read"
+
+
+def count_file_read() -> None:
+    """One input file opened by the job's first read: an empty input still reports metrics."""
+    Metrics.counter(NAMESPACE, FILES_READ).inc()
+
+
 def count_non_finite(column: str, values: int) -> None:
     """NaN and infinite values read in a float column: run.json reports them, the CLI warns."""
     Metrics.counter(NAMESPACE, f"{_NON_FINITE}{column}").inc(values)
@@ -47,7 +55,8 @@ def count_rejected(path: str, rows: int | None) -> None:
         Metrics.counter(NAMESPACE, f"{_REJECTED_ROWS}{path}").inc(rows)
 
 
-def _counters(result) -> dict[str, int]:
+def job_counters(result) -> dict[str, int]:
+    """Every featurebeam counter of a finished pipeline (one metrics query); {} if the runner has none."""
     try:
         counters = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))["counters"]
     except Exception:  # some runners do not support metrics queries
@@ -60,25 +69,25 @@ def _counters(result) -> dict[str, int]:
     return totals
 
 
-def rows_from_metrics(result) -> dict[str, int]:
-    """``{stage: rows}`` from a finished pipeline's counters; {} if the runner has none."""
-    return {name[len("rows_") :]: value for name, value in _counters(result).items() if name.startswith("rows_")}
+def rows_per_stage(counters: dict[str, int]) -> dict[str, int]:
+    """``{stage: rows}`` from ``job_counters``."""
+    return {name[len("rows_") :]: value for name, value in counters.items() if name.startswith("rows_")}
 
 
-def non_finite_from_metrics(result) -> dict[str, int]:
+def non_finite_values(counters: dict[str, int]) -> dict[str, int]:
     """``{float column: NaN and infinite values read}``, for the columns that had any."""
-    counters = _counters(result).items()
     return {
-        name[len(_NON_FINITE) :]: value for name, value in sorted(counters) if name.startswith(_NON_FINITE) and value
+        name[len(_NON_FINITE) :]: value
+        for name, value in sorted(counters.items())
+        if name.startswith(_NON_FINITE) and value
     }
 
 
-def rejected_from_metrics(result) -> dict:
+def rejected_records(counters: dict[str, int]) -> dict:
     """What run.json reports about bad records: how many, the rows they stand for, per file.
 
     ``rows`` is None for a file with a bad record of unknown size (a truncated file).
     """
-    counters = _counters(result)
     files = {}
     for name, value in sorted(counters.items()):
         if name.startswith(_REJECTED) and value:
@@ -114,8 +123,6 @@ class Progress:
         self._start = time.monotonic()
 
     def add(self, stage: str, rows: int) -> None:
-        if stage == "files":
-            return
         with self._lock:  # later passes (phase1, ..., transform) appear as they start
             self._rows[stage] = self._rows.get(stage, 0) + rows
 

@@ -14,7 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_jobs._bad_records import BadRecord, BadRecords, _a, _failing_positions, _shown
 from beam_jobs._config import InputError
 from beam_jobs._inputs import _error_text
-from beam_jobs._progress import count_non_finite, count_rejected, count_rows
+from beam_jobs._progress import count_file_read, count_non_finite, count_rejected, count_rows
 from beam_jobs._readers import READERS
 from beam_jobs._write import SHARD_TEMPLATE
 
@@ -207,7 +207,7 @@ class _ReadFile(beam.DoFn):
 
     def process(self, path: str):
         if self._primary:
-            count_rows("files", 1)  # so that an empty input still reports its row count: 0
+            count_file_read()
         names = [f[0] for f in self._features]
         types = {f[0]: f[1] for f in self._features}
         bad = BadRecords(self._skip)

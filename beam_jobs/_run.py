@@ -41,7 +41,7 @@ from beam_jobs._config import (
 )
 from beam_jobs._filesystem import local_copy, upload_tree
 from beam_jobs._io import OutputColumn, ReadBatches, WriteBatches, list_input_files, resolve_schema, write_json
-from beam_jobs._progress import Progress, non_finite_from_metrics, rejected_from_metrics, rows_from_metrics
+from beam_jobs._progress import FILES_READ, Progress, job_counters, non_finite_values, rejected_records, rows_per_stage
 from beam_jobs._runner_options import (
     build_options,
     check_paths_for_runner,
@@ -51,7 +51,6 @@ from beam_jobs._runner_options import (
 from beam_jobs._transform import TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR, WriteTransformFn
 from preprocessing import engine
 
-COMMANDS = ("run", "analyze", "transform")
 DATA_DIR = "transformed_data"
 REJECTED_DIR = "rejected"
 _TF_TYPES = {"float32": "float", "int64": "int", "string": "string"}
@@ -71,8 +70,8 @@ class _Prepared:
 
 def _trace(fn: Callable, schema: pp.Schema):
     try:
-        plan = engine.plan(fn, schema)
-        traced = engine.trace(fn, schema.select(plan.features_read))
+        traced = engine.trace(fn, schema)
+        plan = engine.plan_of(traced)
     except pp.PreprocessingError as error:
         raise ConfigError(f"preprocessing_fn: {error}") from None
     except Exception as error:
@@ -117,7 +116,8 @@ def transform_fn_output_dir(path: str) -> str:
 
 def _prepare_transform(job: JobConfig, resolved, transform_fn: str) -> _Prepared:
     source = transform_fn_output_dir(transform_fn)
-    signature = _inspect.read_signatures(os.path.join(local_copy(source), TRANSFORM_FN_DIR))[engine.SERVING_SIGNATURE]
+    local_transform_fn = local_copy(FileSystems.join(source, TRANSFORM_FN_DIR))
+    signature = _inspect.read_signatures(local_transform_fn)[engine.SERVING_SIGNATURE]
     features = []
     for name, info in signature["inputs"].items():
         if name not in resolved.types:
@@ -445,9 +445,9 @@ def execute(
             raise
         if str(result.state) not in ("DONE", "PipelineState.DONE"):
             raise RuntimeError(f"the pipeline finished in state {result.state}")
-        rows = rows_from_metrics(result)
-        rejected = rejected_from_metrics(result)
-        if rows and not rows.get("read"):  # metrics are reported (files were read) and no row was
+        counters = job_counters(result)
+        rows, rejected = rows_per_stage(counters), rejected_records(counters)
+        if counters.get(FILES_READ) and not rows.get("read"):  # metrics are reported (files were read) and no row was
             if rejected["records"]:
                 raise InputError(
                     f"`input.path` {job.input.path}: no row could be read: all {rejected['records']} records "
@@ -455,8 +455,8 @@ def execute(
                 )
             raise InputError(f"`input.path` {job.input.path}: the input files have no rows; nothing was written")
         summary["rows"] = {"read": rows.get("read", 0), "written": rows.get("written", 0)}
-        summary["rows_per_pass"] = {stage: n for stage, n in sorted(rows.items()) if stage not in ("files",)}
-        summary["non_finite_values"] = non_finite_from_metrics(result)
+        summary["rows_per_pass"] = dict(sorted(rows.items()))
+        summary["non_finite_values"] = non_finite_values(counters)
         summary["rejected"] = {
             **rejected,
             "path": FileSystems.join(final, REJECTED_DIR) if rejected["records"] else None,
@@ -479,14 +479,15 @@ def execute(
 
 def _copy_transform_fn(source: str, staging: str) -> None:
     """A ``transform`` output carries the transform_fn it applied, so it is self-contained."""
-    local_source = local_copy(source)
+    # Only these parts are fetched: not the source output's transformed data.
     for name in (TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR):
-        if os.path.isdir(os.path.join(local_source, name)):
-            upload_tree(os.path.join(local_source, name), FileSystems.join(staging, name))
-    analyzers = os.path.join(local_source, _inspect.ANALYZERS_FILE)
-    if os.path.isfile(analyzers):
+        local_part = local_copy(FileSystems.join(source, name))
+        if os.path.isdir(local_part):
+            upload_tree(local_part, FileSystems.join(staging, name))
+    analyzers = FileSystems.join(source, _inspect.ANALYZERS_FILE)
+    if FileSystems.exists(analyzers):
         with (
-            open(analyzers, "rb") as reader,
+            FileSystems.open(analyzers) as reader,
             FileSystems.create(FileSystems.join(staging, _inspect.ANALYZERS_FILE)) as writer,
         ):
             shutil.copyfileobj(reader, writer)

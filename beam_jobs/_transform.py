@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 import pyarrow as pa
 
 from beam_jobs._filesystem import is_local, local_copy, upload_tree
@@ -51,7 +52,8 @@ class _ApplyTransformFn(beam.DoFn):
 
     def process(self, batch: pa.RecordBatch, output_dir: str):
         if self._loaded_from != output_dir:
-            self._transform_fn = engine.TransformFn(os.path.join(local_copy(output_dir), TRANSFORM_FN_DIR))
+            # Only transform_fn/ is fetched, not the transformed data beside it.
+            self._transform_fn = engine.TransformFn(local_copy(FileSystems.join(output_dir, TRANSFORM_FN_DIR)))
             self._names = sorted(self._transform_fn.output_names)
             self._loaded_from = output_dir
         if batch.num_rows == 0:
