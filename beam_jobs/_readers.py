@@ -454,7 +454,8 @@ class _TFRecordReader:
         first_row = 0
         for numbers, serialized in _tf_record_batches(path, batch_size, bad):
             parsed = _parse_examples(serialized, spec)
-            if parsed is None or any(_has_lists(parsed[c]) for c in columns):
+            lengths = None if parsed is None else _row_lengths(parsed, columns)
+            if lengths is None or any(_has_lists(lengths[c]) for c in columns):
                 keep = []
                 for index, (number, record) in enumerate(zip(numbers, serialized, strict=True)):
                     problem = _example_problem(bytes(record), columns, types)
@@ -470,9 +471,10 @@ class _TFRecordReader:
                     except Exception as error:
                         reason = getattr(error, "message", str(error)).strip().splitlines()[0]
                         raise InputError(f"{path}: records {numbers[0]}-{numbers[-1]}: {reason}") from None
+                lengths = _row_lengths(parsed, columns) if len(keep) else {}
             if not len(serialized):
                 continue
-            arrays = [_scalar_column(parsed[c]) for c in columns]
+            arrays = [_scalar_column(parsed[c], lengths[c]) for c in columns]
             batch = pa.RecordBatch.from_arrays(arrays, list(columns)) if columns else pa.record_batch({})
             yield first_row, batch
             first_row += len(serialized)
@@ -487,8 +489,12 @@ def _parse_examples(serialized, spec):
         return None
 
 
-def _has_lists(ragged) -> bool:
-    lengths = ragged.row_lengths().numpy()
+def _row_lengths(parsed, columns) -> dict[str, np.ndarray]:
+    """Values per row of each parsed column, computed once per batch."""
+    return {c: parsed[c].row_lengths().numpy() for c in columns}
+
+
+def _has_lists(lengths: np.ndarray) -> bool:
     return bool(lengths.size) and int(lengths.max()) > 1
 
 
@@ -520,8 +526,7 @@ def _article(noun: str) -> str:
     return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
 
 
-def _scalar_column(ragged) -> pa.Array:
-    lengths = ragged.row_lengths().numpy()
+def _scalar_column(ragged, lengths: np.ndarray) -> pa.Array:
     values = ragged.flat_values.numpy()
     present = lengths == 1
     if present.all():
