@@ -660,9 +660,9 @@ def _run_user_code(call, ref: str, filename: str | None):
         ) from error
 
 
-_PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _OUR_CODE = tuple(
-    os.path.join(_PROJECT_ROOT, package) + os.sep for package in ("beam_jobs", "preprocessing", "analyzers")
+    os.path.join(PROJECT_ROOT, package) + os.sep for package in ("beam_jobs", "preprocessing", "analyzers")
 )
 _LIBRARIES = ("site-packages", "dist-packages", "<frozen ", os.sep + "importlib" + os.sep)
 

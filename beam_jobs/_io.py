@@ -15,54 +15,27 @@ one, has it. tf.Example output maps float outputs to ``float_list``,
 integers to ``int64_list`` and strings to ``bytes_list``; a ``[batch, k]``
 output becomes a k-value list in every example.
 
-The work is split over private modules, re-exported here:
+The work is split over private modules; what the rest of featurebeam uses is
+re-exported here:
 ``_inputs`` (listing and opening input files), ``_schema`` (column types and
 the resolved raw schema), ``_readers`` (the per-format readers),
 ``_bad_records`` (records that cannot be read), ``_read`` (conforming,
 rebatching, ``ReadBatches``) and ``_write`` (writers, ``WriteBatches``).
 """
 
-from beam_jobs._bad_records import BadRecord, BadRecords
-from beam_jobs._inputs import InputFile, format_of, list_input_files, open_file, open_stream
-from beam_jobs._read import ARROW_TYPES, REJECTED, ReadBatches, _ReadFile, conform, rebatch
-from beam_jobs._readers import READERS
-from beam_jobs._schema import ResolvedSchema, infer_columns, resolve_schema, type_of_arrow
-from beam_jobs._write import (
-    SHARD_TEMPLATE,
-    SUFFIXES,
-    OutputColumn,
-    WriteBatches,
-    arrow_schema,
-    encode_examples,
-    to_table,
-    write_json,
-)
+from beam_jobs._bad_records import BadRecord
+from beam_jobs._inputs import list_input_files
+from beam_jobs._read import ReadBatches, _ReadFile
+from beam_jobs._schema import resolve_schema
+from beam_jobs._write import OutputColumn, WriteBatches, write_json
 
 __all__ = [
-    "ARROW_TYPES",
-    "READERS",
-    "REJECTED",
-    "SHARD_TEMPLATE",
-    "SUFFIXES",
     "BadRecord",
-    "BadRecords",
-    "InputFile",
     "OutputColumn",
     "ReadBatches",
-    "ResolvedSchema",
     "WriteBatches",
     "_ReadFile",
-    "arrow_schema",
-    "conform",
-    "encode_examples",
-    "format_of",
-    "infer_columns",
     "list_input_files",
-    "open_file",
-    "open_stream",
-    "rebatch",
     "resolve_schema",
-    "to_table",
-    "type_of_arrow",
     "write_json",
 ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
-from beam_jobs._config import ConfigError, JobConfig, _nearest, _quote_all, is_remote
+from beam_jobs._config import PROJECT_ROOT, ConfigError, JobConfig, _nearest, _quote_all, is_remote
 
 KNOWN_RUNNERS = (
     "DirectRunner",
@@ -31,7 +31,6 @@ LOCAL_RUNNERS = ("DirectRunner", "PrismRunner", "SwitchingDirectRunner", "Bundle
 _DATAFLOW_REQUIRED = ("project", "region", "temp_location")
 _SET_BY_FEATUREBEAM = ("runner", "dry_run")
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def project_setup_file() -> str | None:

@@ -52,16 +52,12 @@ class ResolvedSchema:
 
     types: dict[str, str]
     defaults: dict[str, object]
-    inferred_from: str
 
     def to_schema(self, names=None):
         import preprocessing as pp
 
         names = list(self.types) if names is None else [n for n in self.types if n in set(names)]
         return pp.Schema(tuple(pp.Feature(n, self.types[n], self.defaults.get(n)) for n in names))
-
-    def to_dict(self) -> dict:
-        return {n: {"type": t, "default": self.defaults.get(n)} for n, t in self.types.items()}
 
 
 def _first_schema(files: list[InputFile], input_format: str, skip_bad_records: bool) -> tuple[str, dict]:
@@ -107,4 +103,4 @@ def resolve_schema(
             defaults[name] = float(column.default) if feature_type == "float" else column.default
     if not types:
         raise InputError(f"{first}: no columns of a type featurebeam reads (float, int, string)")
-    return ResolvedSchema(types, defaults, first)
+    return ResolvedSchema(types, defaults)

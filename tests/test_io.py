@@ -22,17 +22,10 @@ from apache_beam.io.localfilesystem import LocalFileSystem
 
 import preprocessing as pp
 from beam_jobs._config import ColumnSpec, ConfigError, InputError
-from beam_jobs._io import (
-    OutputColumn,
-    ReadBatches,
-    WriteBatches,
-    _ReadFile,
-    arrow_schema,
-    encode_examples,
-    list_input_files,
-    rebatch,
-    resolve_schema,
-)
+from beam_jobs._inputs import list_input_files
+from beam_jobs._read import ReadBatches, _ReadFile, rebatch
+from beam_jobs._schema import resolve_schema
+from beam_jobs._write import OutputColumn, WriteBatches, arrow_schema, encode_examples
 
 ROWS = 300  # per file
 FILES = 3
