@@ -17,8 +17,6 @@ import preprocessing as pp
 from beam_jobs import AnalyzeAndTransformDataset
 from preprocessing import engine
 
-TFT_OPTIONS = None
-_TF_TYPES = {"float": tf.float32, "int": tf.int64, "string": tf.string}
 
 
 def _dump(element, directory):
@@ -85,7 +83,7 @@ def run_tft(fn, schema, columns):
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    feature_spec = {f.name: tf.io.FixedLenFeature([], _TF_TYPES[f.type]) for f in schema.features}
+    feature_spec = {f.name: tf.io.FixedLenFeature([], f.tf_dtype) for f in schema.features}
     feature_spec["row_id_"] = tf.io.FixedLenFeature([], tf.int64)
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
     n = len(next(iter(columns.values())))
@@ -97,7 +95,7 @@ def run_tft(fn, schema, columns):
         outputs["row_id_"] = tf.identity(inputs["row_id_"])
         return outputs
 
-    with beam.Pipeline(options=TFT_OPTIONS) as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(prefix="tft_tmp_")):
+    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=tempfile.mkdtemp(prefix="tft_tmp_")):
         raw = pipeline | beam.Create(rows, reshuffle=False)
         (data, _), _ = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(with_row)
         results = collect(data)
