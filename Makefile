@@ -28,7 +28,7 @@ demo: $(INSTALLED)
 	$(VENV)/bin/featurebeam run configs/rides/job.yaml
 
 test: $(INSTALLED_TEST)
-	$(PY) -m pytest tests
+	$(PY) -m pytest
 
 bench: $(INSTALLED_TEST)
 	$(PY) bench/run.py --rows 1000000 --runs 3

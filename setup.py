@@ -27,7 +27,7 @@ setup(
     version="0.1.0",
     description="Full-pass feature transformations (tf.Transform API) on Apache Beam",
     python_requires=">=3.11,<3.12",
-    packages=["preprocessing", "analyzers", "beam_jobs"],
+    packages=["featurebeam_base", "analyzers", "preprocessing", "beam_jobs"],
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": TEST_REQUIRES},
     entry_points={"console_scripts": ["featurebeam = beam_jobs.cli:console_main"]},

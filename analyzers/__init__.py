@@ -1,25 +1,25 @@
 """Analyzer math over numpy/Arrow batches: no TensorFlow here.
 
-The Beam CombineFns carrying this math live in ``analyzers.combine_fns`` and
-are imported from there explicitly, so that importing the specs does not pull
-in Apache Beam.
+Every analyzer is one ``AnalyzerSpec`` subclass, in the module of its family:
+its parameters and their checks, its outputs, its accumulator math and how it
+is described. The Beam CombineFns carrying this math live in
+``analyzers.combine_fns`` and are imported from there explicitly, so that
+importing the specs does not pull in Apache Beam.
 """
 
-from analyzers._specs import (
-    AnalyzerSpec,
-    MeanAndVarSpec,
-    MinMaxSpec,
-    QuantilesSpec,
-    SizeSpec,
-    SumSpec,
-    VocabularySpec,
-)
-from analyzers._vocabulary import write_vocabulary_file
+from analyzers._histogram import HistogramSpec
+from analyzers._numeric import MeanAndVarSpec, MinMaxSpec, SizeSpec, SumSpec
+from analyzers._quantiles import QuantilesSpec
+from analyzers._spec import RECORDS_FILE, AnalyzerSpec, Output
+from analyzers._vocabulary import VocabularySpec, write_vocabulary_file
 
 __all__ = [
+    "RECORDS_FILE",
     "AnalyzerSpec",
+    "HistogramSpec",
     "MeanAndVarSpec",
     "MinMaxSpec",
+    "Output",
     "QuantilesSpec",
     "SizeSpec",
     "SumSpec",

@@ -1,15 +1,20 @@
-"""Numeric full-pass statistics: moments, min/max, sum and size.
+"""Numeric full-pass analyzers: mean and variance, min and max, sum, size.
 
-Each statistic is an accumulator with ``add`` (one batch), ``merge`` (another
-accumulator of the same kind) and ``extract``. ``add`` and ``merge`` mutate
-``self`` and nothing else, so the first accumulator handed to a merge is the
-only one changed. Batches are numpy arrays of shape ``[batch, *feature_shape]``;
-``reduce_instance_dims=True`` reduces every axis, otherwise only the batch axis.
+Each is a spec (parameters, outputs, description) over an accumulator with
+``add`` (one batch), ``merge`` (another accumulator of the same kind) and
+``extract``. ``add`` and ``merge`` mutate ``self`` and nothing else, so the
+first accumulator handed to a merge is the only one changed. Batches are numpy
+arrays of shape ``[batch, *feature_shape]``; ``reduce_instance_dims=True``
+reduces every axis, otherwise only the batch axis.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from analyzers._spec import Output, SingleInputSpec
 
 
 def _reduce_axis(values: np.ndarray, reduce_instance_dims: bool):
@@ -59,7 +64,7 @@ class MomentsAccumulator:
     def extract(self, dtype) -> tuple[np.ndarray, np.ndarray]:
         """Mean and population variance (0 where there were no finite values)."""
         var = np.divide(self.m2, self.count, out=np.zeros_like(self.m2), where=self.count > 0)
-        return self.mean.astype(dtype), var.astype(dtype)
+        return np.asarray(self.mean, dtype), np.asarray(var, dtype)
 
 
 class MinMaxAccumulator:
@@ -146,3 +151,88 @@ class SizeAccumulator:
 
     def extract(self) -> np.ndarray:
         return self.size.copy()
+
+
+# ---------------------------------------------------------------------------
+# Specs
+
+
+def _result_shape(feature_shape, reduce_instance_dims) -> tuple[int, ...]:
+    return () if reduce_instance_dims else tuple(feature_shape)
+
+
+@dataclass(frozen=True)
+class MeanAndVarSpec(SingleInputSpec):
+    """Mean and population variance of the finite values; outputs ``(mean, var)``."""
+
+    kind = "mean_and_var"
+    feature_shape: tuple[int, ...]
+    reduce_instance_dims: bool
+    output_dtype: str
+
+    def outputs(self):
+        shape = _result_shape(self.feature_shape, self.reduce_instance_dims)
+        return (Output("mean", self.output_dtype, shape), Output("var", self.output_dtype, shape))
+
+    def create(self):
+        return MomentsAccumulator(self.feature_shape, self.reduce_instance_dims)
+
+    def extract(self, accumulator):
+        return accumulator.extract(np.dtype(self.output_dtype))
+
+
+@dataclass(frozen=True)
+class MinMaxSpec(SingleInputSpec):
+    """Minimum and maximum in the input dtype; outputs ``(min, max)``."""
+
+    kind = "min_and_max"
+    feature_shape: tuple[int, ...]
+    reduce_instance_dims: bool
+    dtype: str
+
+    def outputs(self):
+        shape = _result_shape(self.feature_shape, self.reduce_instance_dims)
+        return (Output("min", self.dtype, shape), Output("max", self.dtype, shape))
+
+    def create(self):
+        return MinMaxAccumulator(self.feature_shape, self.reduce_instance_dims, np.dtype(self.dtype))
+
+    def extract(self, accumulator):
+        return accumulator.extract()
+
+
+@dataclass(frozen=True)
+class SumSpec(SingleInputSpec):
+    """Sum in the input dtype; outputs ``(sum,)``."""
+
+    kind = "sum"
+    feature_shape: tuple[int, ...]
+    reduce_instance_dims: bool
+    dtype: str
+
+    def outputs(self):
+        return (Output("sum", self.dtype, _result_shape(self.feature_shape, self.reduce_instance_dims)),)
+
+    def create(self):
+        return SumAccumulator(self.feature_shape, self.reduce_instance_dims, np.dtype(self.dtype))
+
+    def extract(self, accumulator):
+        return (accumulator.extract(np.dtype(self.dtype)),)
+
+
+@dataclass(frozen=True)
+class SizeSpec(SingleInputSpec):
+    """Number of elements as int64; outputs ``(size,)``."""
+
+    kind = "size"
+    feature_shape: tuple[int, ...]
+    reduce_instance_dims: bool
+
+    def outputs(self):
+        return (Output("size", "int64", _result_shape(self.feature_shape, self.reduce_instance_dims)),)
+
+    def create(self):
+        return SizeAccumulator(self.feature_shape, self.reduce_instance_dims)
+
+    def extract(self, accumulator):
+        return (accumulator.extract(),)

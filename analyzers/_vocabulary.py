@@ -1,4 +1,4 @@
-"""Token counting for vocabularies, columnar and mergeable.
+"""``vocabulary``: the tokens of the whole dataset, counted columnar and mergeable.
 
 A batch of tokens becomes a small Arrow table of ``(token, count)`` rows; tables
 merge by a grouped sum. Tokens are assigned to shards by a stable byte hash so
@@ -9,9 +9,16 @@ selection, which keeps only what passes ``frequency_threshold`` and ``top_k``.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from analyzers._spec import AnalyzerSpec, Output, _token
+from featurebeam_base import checks
+from featurebeam_base.errors import ArgumentError
 
 _TOKEN = "token"
 _COUNT = "count"
@@ -134,3 +141,92 @@ def write_vocabulary_file(path: str, tokens) -> None:
         for token in tokens:
             handle.write(token if isinstance(token, bytes) else str(token).encode())
             handle.write(b"\n")
+
+
+# ---------------------------------------------------------------------------
+# The spec
+
+
+def sanitized_filename(name: str, prefix: str = "") -> str:
+    """A file-name-safe vocabulary name, as tf.Transform sanitizes them."""
+    return prefix + re.sub(r"[\s-]+", "-", re.sub(r"[^\w\s-]", "_", name))
+
+
+TOP_TOKENS = 10  # tokens shown by ``inspect`` and recorded in analyzers.json
+
+
+@dataclass(frozen=True)
+class VocabularySpec(AnalyzerSpec):
+    """Token vocabulary ordered by descending count; outputs ``(tokens,)``.
+
+    ``tokens`` is a numpy object array of bytes, which the graph sees as the
+    path of the vocabulary file ``vocab_filename``. Its accumulator is a list
+    of ``(token, count)`` tables; Beam pipelines count tokens in shards
+    instead (``split_by_shard``), so the data never has to fit on one worker.
+    """
+
+    kind = "vocabulary"
+    top_k: int | None
+    frequency_threshold: int | float | None
+    vocab_filename: str | None  # None: named after the key, as tf.Transform does
+    dtype: str = "string"  # of the tokens before counting: 'string' or 'int'
+
+    _FOLD_AT = 16
+
+    def check(self):
+        checks.integer(self.top_k, "top_k", minimum=0, optional=True)
+        threshold = self.frequency_threshold
+        if threshold is not None and (
+            isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold < 0
+        ):
+            raise ArgumentError("frequency_threshold", f"must be a number >= 0; got {threshold!r}")
+        checks.text(self.vocab_filename, "vocab_filename", optional=True)
+
+    @property
+    def file_name(self) -> str:
+        """The vocabulary file's name (in the transform_fn's assets)."""
+        if self.vocab_filename:
+            return sanitized_filename(self.vocab_filename)
+        return sanitized_filename(self.key, "vocab_")
+
+    def outputs(self):
+        return (Output("vocabulary", "string", (None,), vocabulary_file=self.file_name),)
+
+    def create(self):
+        return []
+
+    def add(self, accumulator, inputs):
+        accumulator.append(count_tokens(inputs[0]))
+        return self._folded(accumulator)
+
+    def merge(self, accumulator, other):
+        accumulator.extend(other)
+        return self._folded(accumulator)
+
+    def compact(self, accumulator):
+        return [merge_counts(accumulator)] if len(accumulator) > 1 else accumulator
+
+    def _folded(self, accumulator):
+        if len(accumulator) >= self._FOLD_AT:
+            accumulator[:] = [merge_counts(accumulator)]
+        return accumulator
+
+    def extract(self, accumulator):
+        return (self.tokens_of(merge_counts(accumulator)),)
+
+    def select(self, counts: pa.Table) -> pa.Table:
+        return select(counts, self.top_k, self.frequency_threshold)
+
+    def tokens_of(self, counts: pa.Table) -> np.ndarray:
+        """The vocabulary file's lines from the counts of every token."""
+        return tokens_of(self.select(counts), self.dtype)
+
+    def describe(self, values):
+        tokens = np.asarray(values[0] if values else [], dtype=object).reshape(-1)
+        top = [_token(t) for t in tokens[:TOP_TOKENS]]
+        return {
+            "vocabulary_file": self.file_name,
+            "vocabulary_size": int(tokens.size),
+            "top_tokens": top,
+            "summary": f"vocabulary of {tokens.size} tokens (top: {', '.join(repr(t) for t in top[:5])})",
+        }

@@ -5,14 +5,14 @@ from __future__ import annotations
 import apache_beam as beam
 
 from analyzers import _vocabulary
-from analyzers._specs import AnalyzerSpec
+from analyzers._spec import AnalyzerSpec
 
 
 class FusedAnalyzersCombineFn(beam.CombineFn):
-    """All numeric analyzers of one phase in one combine.
+    """Several analyzers of one phase in one combine.
 
-    Input: ``{key: tuple of numpy arrays}`` for one batch. Accumulator: a list
-    with one accumulator per spec, in spec order. ``merge_accumulators`` mutates
+    Input: ``{key: tuple of arrays}`` for one batch. Accumulator: a list with
+    one accumulator per spec, in spec order. ``merge_accumulators`` mutates
     only the first accumulator it is given. Output: ``{key: tuple of arrays}``.
     """
 
@@ -36,10 +36,7 @@ class FusedAnalyzersCombineFn(beam.CombineFn):
         return merged
 
     def compact(self, accumulator):
-        for item in accumulator:
-            if hasattr(item, "compact"):
-                item.compact()
-        return accumulator
+        return [spec.compact(item) for spec, item in zip(self._specs, accumulator)]
 
     def extract_output(self, accumulator):
         return {spec.key: spec.extract(acc) for spec, acc in zip(self._specs, accumulator)}

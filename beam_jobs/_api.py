@@ -8,8 +8,9 @@ from collections.abc import Callable
 import apache_beam as beam
 
 from beam_jobs._analyze import AnalyzeToValues
-from beam_jobs._shipping import ship_by_value
 from beam_jobs._transform import ApplyTransformFn, WriteTransformFn
+from beam_jobs._user_code import ship_preprocessing_fn
+from featurebeam_base.paths import is_remote, local_path
 from preprocessing import engine
 
 
@@ -31,15 +32,17 @@ class AnalyzeDataset(_DatasetTransform):
 
     def __init__(self, preprocessing_fn: Callable, output_dir: str | None = None):
         super().__init__()
-        ship_by_value(preprocessing_fn)
+        ship_preprocessing_fn(preprocessing_fn)
         self._fn = preprocessing_fn
+        if output_dir is not None and not is_remote(output_dir):
+            output_dir = local_path(output_dir)
         self._output_dir = output_dir or tempfile.mkdtemp(prefix="featurebeam_")
 
     def expand(self, dataset):
         batches, schema = dataset
         plan = engine.plan(self._fn, schema)
         values = batches | "Analyze" >> AnalyzeToValues(self._fn, schema, plan)
-        return values | "WriteTransformFn" >> WriteTransformFn(self._fn, schema, self._output_dir)
+        return values | "WriteTransformFn" >> WriteTransformFn(self._fn, schema, plan, self._output_dir)
 
 
 class TransformDataset(beam.PTransform):

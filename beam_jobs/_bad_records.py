@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from beam_jobs._config import InputError
+from featurebeam_base import types
+from featurebeam_base.errors import InputError
+
 
 @dataclass(frozen=True)
 class BadRecord:
@@ -100,4 +102,4 @@ def _shown(value) -> str:
 
 
 def _a(feature_type: str) -> str:
-    return {"float": "a number", "int": "an integer", "string": "a string"}[feature_type]
+    return types.feature_type(feature_type).noun

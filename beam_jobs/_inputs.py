@@ -10,7 +10,10 @@ import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs._config import INPUT_FORMATS, ConfigError, InputError
+from beam_jobs._job import INPUT_FORMATS
+from featurebeam_base.errors import ConfigError, InputError
+from featurebeam_base.naming import quote_all
+from featurebeam_base.paths import is_remote
 
 _EXTENSIONS = {
     ".parquet": "parquet",
@@ -63,7 +66,7 @@ def _match(pattern: str) -> list[InputFile]:
 def _check_readable(path: str, is_folder: bool = False) -> None:
     """Local paths only: remote filesystems report permissions when they are read."""
     mode = os.R_OK | os.X_OK if is_folder else os.R_OK
-    if "://" not in path and not os.access(path, mode):
+    if not is_remote(path) and not os.access(path, mode):
         what = "the folder cannot be listed" if is_folder else "the file cannot be read"
         raise InputError(f"`input.path`: {path}: permission denied ({what})")
 
@@ -77,16 +80,16 @@ def _glob_root(pattern: str) -> str:
 def list_input_files(path: str, input_format: str | None) -> tuple[list[InputFile], str]:
     """Expand ``input.path`` and settle the format; raises InputError or ConfigError."""
     if _GLOB.search(path):
-        if "://" not in path:
+        if not is_remote(path):
             root = _glob_root(path)
             if not os.path.isdir(root):
                 raise InputError(f"`input.path` {path}: folder {root} does not exist")
             _check_readable(root, is_folder=True)
         files, is_folder = _match(path), False
-    elif "://" not in path and os.path.isdir(path):
+    elif not is_remote(path) and os.path.isdir(path):
         _check_readable(path, is_folder=True)
         files, is_folder = _match(os.path.join(path, "*")), True
-    elif "://" not in path:
+    elif not is_remote(path):
         if not os.path.exists(path):
             raise InputError(f"`input.path`: {path} does not exist")
         files, is_folder = _match(path), False
@@ -106,7 +109,7 @@ def list_input_files(path: str, input_format: str | None) -> tuple[list[InputFil
     if input_format is None:
         formats = sorted({format_of(f.path) or "?" for f in files})
         if len(formats) != 1 or formats == ["?"]:
-            allowed = ", ".join(repr(f) for f in INPUT_FORMATS)
+            allowed = quote_all(INPUT_FORMATS)
             raise ConfigError(
                 f"`input.format` must be set to one of {allowed}: it cannot be told from the file names "
                 f"(found {', '.join(os.path.basename(f.path) for f in files[:3])})"
@@ -126,7 +129,7 @@ _ARROW_CODECS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
 
 def open_stream(path: str) -> pa.NativeFile:
     """A pyarrow input stream, decompressed by extension (.gz, .bz2, .zst, .lz4)."""
-    if "://" not in path:
+    if not is_remote(path):
         return pa.input_stream(path, compression="detect")
     raw = pa.PythonFile(open_file(path, compressed=False), mode="r")
     codec = _ARROW_CODECS.get(os.path.splitext(path)[1].lower())

@@ -1,10 +1,11 @@
 """``featurebeam inspect OUTPUT``: what a job learned, and how to call the result.
 
-Analyzer values come from ``OUTPUT/analyzers.json``, which the job writes from
-the very ``{analyzer key: values}`` dict that is frozen into the transform_fn
-(so nothing is reverse-engineered from graph constants). Vocabularies are
-read from the transform_fn's asset files, signatures from its
-``saved_model.pb``.
+Analyzer results come from the transform_fn's ``assets.extra/analyzers.json``:
+one record per analyzer, written by the analyzer's own spec from the very
+results frozen into the transform_fn (so nothing is reverse-engineered from
+graph constants, and nothing here knows one analyzer from another). The same
+file is written by the command and by the Python API. Vocabularies are read
+from the transform_fn's asset files, signatures from its ``saved_model.pb``.
 """
 
 from __future__ import annotations
@@ -15,75 +16,33 @@ from typing import Any
 
 import numpy as np
 
-from analyzers import MeanAndVarSpec, MinMaxSpec, QuantilesSpec, SizeSpec, SumSpec, VocabularySpec
-from beam_jobs._config import InputError
+from analyzers import RECORDS_FILE
+from beam_jobs._layout import DATA_DIR, RUN_FILE, TRANSFORM_FN_DIR
+from featurebeam_base.errors import InputError
+from featurebeam_base.paths import is_remote, local_path
 
-ANALYZERS_FILE = "analyzers.json"
-RUN_FILE = "run.json"
+ANALYZERS_FILE = RECORDS_FILE  # inside transform_fn/
 TOP_TOKENS = 10
-
-# What each analyzer's result tuple holds, by spec type.
-ANALYZER_OUTPUTS: dict[type, tuple[str, tuple[str, ...]]] = {
-    MeanAndVarSpec: ("mean_and_var", ("mean", "var")),
-    MinMaxSpec: ("min_and_max", ("min", "max")),
-    SumSpec: ("sum", ("sum",)),
-    SizeSpec: ("size", ("size",)),
-    QuantilesSpec: ("quantiles", ("bucket_boundaries",)),
-    VocabularySpec: ("vocabulary", ("tokens",)),
-}
-
-
-def _jsonable(value: np.ndarray) -> Any:
-    value = np.asarray(value)
-    if value.dtype == object:
-        return [_token(v) for v in value.reshape(-1).tolist()]
-    return value.tolist()
 
 
 def _token(token) -> str:
     return token.decode("utf-8", errors="backslashreplace") if isinstance(token, bytes) else str(token)
 
 
-def analyzer_records(phases, values: dict) -> list[dict]:
-    """One JSON-able record per analyzer: key, kind, phase and values."""
-    records = []
-    for phase, specs in enumerate(phases):
-        for spec in specs:
-            kind, names = ANALYZER_OUTPUTS.get(type(spec), (type(spec).__name__, ()))
-            result = values.get(spec.key, ())
-            record: dict[str, Any] = {"key": spec.key, "analyzer": kind, "phase": phase}
-            if isinstance(spec, VocabularySpec):
-                tokens = np.asarray(result[0] if result else [], dtype=object).reshape(-1)
-                record.update(
-                    vocabulary_file=spec.vocab_filename,
-                    vocabulary_size=int(tokens.size),
-                    top_tokens=[_token(t) for t in tokens[:TOP_TOKENS]],
-                    top_k=spec.top_k,
-                    frequency_threshold=spec.frequency_threshold,
-                )
-            else:
-                names = names or tuple(f"output_{i}" for i in range(len(result)))
-                record["values"] = {name: _jsonable(v) for name, v in zip(names, result, strict=True)}
-            records.append(record)
-    return records
-
-
-def write_analyzers_json(values: dict, phases, output_dir: str) -> str:
-    """Beam step: record the analysis results beside the transform_fn."""
-    from apache_beam.io.filesystems import FileSystems
-
-    from beam_jobs._io import write_json
-
-    path = FileSystems.join(output_dir, ANALYZERS_FILE)
-    write_json(path, {"analyzers": analyzer_records(phases, values)})
-    return path
+def analyzer_records(transform_fn_dir: str) -> list[dict] | None:
+    """The records of a local transform_fn's ``assets.extra/analyzers.json``; None if absent."""
+    path = os.path.join(transform_fn_dir, *ANALYZERS_FILE.split("/"))
+    if not os.path.isfile(path):
+        return None
+    with open(path) as handle:
+        return json.load(handle)["analyzers"]
 
 
 def recorded_analyzers(output_dir: str) -> list[dict] | None:
-    """The records of ``OUTPUT/analyzers.json`` on any Beam filesystem; None if absent."""
+    """The analyzer records of an output on any Beam filesystem; None if absent."""
     from apache_beam.io.filesystems import FileSystems
 
-    recorded = _load_json(FileSystems.join(output_dir, ANALYZERS_FILE))
+    recorded = _load_json(FileSystems.join(output_dir, TRANSFORM_FN_DIR, ANALYZERS_FILE))
     return None if recorded is None else recorded["analyzers"]
 
 
@@ -139,35 +98,6 @@ def _load_json(path: str) -> dict | None:
         return json.loads(handle.read().decode("utf-8"))
 
 
-_KIND_OUTPUTS = {kind: names for kind, names in ANALYZER_OUTPUTS.values()}
-
-
-def _records_from_transform_fn(transform_fn: str) -> list[dict] | None:
-    """Analyzer records from the transform_fn's own ``assets.extra/analyzers.json``.
-
-    Outputs written by the Python API (``AnalyzeDataset``) have no
-    ``OUTPUT/analyzers.json``; the engine records the same values there, keyed by
-    analyzer, without phases.
-    """
-    recorded = _load_json(os.path.join(transform_fn, "assets.extra", ANALYZERS_FILE))
-    if recorded is None:
-        return None
-    records = []
-    for key, outputs in sorted(recorded.items()):
-        kind = key.rsplit("/", 1)[-1]
-        record: dict[str, Any] = {"key": key, "analyzer": kind, "phase": None}
-        if outputs and "vocabulary_size" in outputs[0]:
-            record.update(vocabulary_size=outputs[0]["vocabulary_size"], top_tokens=outputs[0]["top"])
-            record["analyzer"] = "vocabulary"
-        else:
-            names = _KIND_OUTPUTS.get(kind, ())
-            if len(names) != len(outputs):
-                names = tuple(f"output_{i}" for i in range(len(outputs)))
-            record["values"] = {name: output["value"] for name, output in zip(names, outputs, strict=True)}
-        records.append(record)
-    return records
-
-
 def inspect_output(output_dir: str) -> dict:
     """Everything ``inspect`` shows, as a dict (``--json`` prints it as is).
 
@@ -177,18 +107,16 @@ def inspect_output(output_dir: str) -> dict:
 
     from beam_jobs._filesystem import local_copy
 
-    output_dir = output_dir.rstrip("/") if "://" in output_dir else os.path.abspath(output_dir)
-    transform_fn = FileSystems.join(output_dir, "transform_fn")
+    output_dir = output_dir.rstrip("/") if is_remote(output_dir) else os.path.abspath(local_path(output_dir))
+    transform_fn = FileSystems.join(output_dir, TRANSFORM_FN_DIR)
     if not FileSystems.exists(FileSystems.join(transform_fn, "saved_model.pb")):
         if not FileSystems.exists(FileSystems.join(output_dir, "saved_model.pb")):
             raise InputError(f"{output_dir} is not a featurebeam output: it has no transform_fn/")
         output_dir, transform_fn = FileSystems.split(output_dir)[0], output_dir
     local_transform_fn = local_copy(transform_fn)
     run = _load_json(FileSystems.join(output_dir, RUN_FILE)) or {}
-    analyzers = recorded_analyzers(output_dir)
-    if analyzers is None:
-        analyzers = _records_from_transform_fn(local_transform_fn)
-    parts = FileSystems.match([FileSystems.join(output_dir, "transformed_data", "part-*")])[0].metadata_list
+    analyzers = analyzer_records(local_transform_fn)
+    parts = FileSystems.match([FileSystems.join(output_dir, DATA_DIR, "part-*")])[0].metadata_list
     return {
         "output": output_dir,
         "run": {
@@ -217,10 +145,10 @@ def _number(value: Any) -> str:
 
 
 def analyzer_line(record: dict) -> str:
-    if record["analyzer"] == "vocabulary":
-        top = ", ".join(repr(t) for t in record["top_tokens"][:5])
-        return f"{record['key']}: vocabulary of {record['vocabulary_size']} tokens (top: {top})"
-    values = "  ".join(f"{name} = {_short(value)}" for name, value in record["values"].items())
+    """One line per analyzer: the spec's own ``summary`` if it wrote one, else its values."""
+    if "summary" in record:
+        return f"{record['key']}: {record['summary']}"
+    values = "  ".join(f"{name} = {_short(value)}" for name, value in record.get("values", {}).items())
     return f"{record['key']}: {values}"
 
 

@@ -12,22 +12,22 @@ import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs._bad_records import BadRecord, BadRecords, _a, _failing_positions, _shown
-from beam_jobs._config import InputError
 from beam_jobs._inputs import _error_text
 from beam_jobs._progress import count_file_read, count_non_finite, count_rejected, count_rows
 from beam_jobs._readers import READERS
+from beam_jobs._reported_errors import reporting_errors
 from beam_jobs._write import SHARD_TEMPLATE
+from featurebeam_base import types
+from featurebeam_base.errors import InputError
 
 # ---------------------------------------------------------------------------
 # Casting and defaults
-
-ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
 
 
 def _castable(column: pa.Array, feature_type: str) -> pa.Array:
     """``column`` as its feature type: ArrowInvalid for a value that does not fit,
     ArrowNotImplementedError for a type that never does."""
-    target = ARROW_TYPES[feature_type]
+    target = types.feature_type(feature_type).arrow_type
     if column.type == target:
         return column
     if pa.types.is_dictionary(column.type):
@@ -95,7 +95,7 @@ def _checked_types(batch: pa.RecordBatch, features, path: str, first_row: int, b
 def _fill(column: pa.Array, default, feature_type: str) -> pa.Array:
     if feature_type == "string" and isinstance(default, str):
         default = default.encode()
-    return pc.fill_null(column, pa.scalar(default, ARROW_TYPES[feature_type]))
+    return pc.fill_null(column, pa.scalar(default, types.feature_type(feature_type).arrow_type))
 
 
 def conform(batch: pa.RecordBatch, features, path: str) -> tuple[pa.RecordBatch, dict[str, int]]:
@@ -111,7 +111,7 @@ def conform(batch: pa.RecordBatch, features, path: str) -> tuple[pa.RecordBatch,
         if name in names:
             column = _cast(batch.column(names.index(name)), feature_type, name, path)
         else:
-            column = pa.nulls(batch.num_rows, ARROW_TYPES[feature_type])
+            column = pa.nulls(batch.num_rows, types.feature_type(feature_type).arrow_type)
         if column.null_count:
             if default is None:
                 unfilled[name] = column.null_count
@@ -194,25 +194,38 @@ class _ReadFile(beam.DoFn):
 
     With ``skip_bad_records``, the primary read also emits each bad record, as
     a JSON line, on the ``rejected`` output (later passes skip the same
-    records without reporting them again).
+    records without reporting them again). A file that cannot be read raises
+    an ``InputError``, reported to ``errors_dir`` for the launching process.
     """
 
-    def __init__(self, input_format: str, features, batch_size: int, stage: str = "read", skip_bad_records=False):
+    def __init__(
+        self,
+        input_format: str,
+        features,
+        batch_size: int,
+        stage: str = "read",
+        skip_bad_records=False,
+        errors_dir: str | None = None,
+    ):
         self._format = input_format
         self._features = [tuple(f) for f in features]
         self._batch_size = batch_size
         self._stage = stage
         self._primary = stage == "read"  # the read whose rows count as the job's input
         self._skip = skip_bad_records
+        self._errors_dir = errors_dir
 
     def process(self, path: str):
+        return reporting_errors(self._read(path), self._errors_dir)
+
+    def _read(self, path: str):
         if self._primary:
             count_file_read()
         names = [f[0] for f in self._features]
-        types = {f[0]: f[1] for f in self._features}
+        column_types = {f[0]: f[1] for f in self._features}
         bad = BadRecords(self._skip)
         reader = READERS[self._format]
-        raw = reader.batches(path, names, types, self._batch_size, bad)
+        raw = reader.batches(path, names, column_types, self._batch_size, bad)
         floats = [i for i, feature in enumerate(self._features) if feature[1] == "float"]
         for batch in rebatch(_conformed(raw, self._features, path, bad, reader), self._batch_size):
             yield from self._rejected(bad)
@@ -262,10 +275,12 @@ class ReadBatches(beam.PTransform):
         stage: str = "read",
         on_bad_record: str = "fail",
         rejected_dir: str | None = None,
+        errors_dir: str | None = None,
         after=None,
     ):
         super().__init__()
         self._after = after
+        self._errors_dir = errors_dir
         if on_bad_record not in ("fail", "skip"):
             raise ValueError(f"on_bad_record must be 'fail' or 'skip'; got {on_bad_record!r}")
         if on_bad_record == "skip" and stage == "read" and rejected_dir is None:
@@ -287,7 +302,7 @@ class ReadBatches(beam.PTransform):
             files = files | "WaitForSideInput" >> beam.Map(_first, beam.pvalue.AsSingleton(self._after))
         if len(self._paths) > 1:
             files = files | "SpreadFiles" >> beam.Reshuffle()
-        read = _ReadFile(self._format, self._features, self._batch_size, self._stage, self._skip)
+        read = _ReadFile(self._format, self._features, self._batch_size, self._stage, self._skip, self._errors_dir)
         if not (self._skip and self._stage == "read"):
             return files | "ReadFiles" >> beam.ParDo(read)
         outputs = files | "ReadFiles" >> beam.ParDo(read).with_outputs(REJECTED, main="batches")

@@ -16,8 +16,10 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs._bad_records import BadRecord, BadRecords, _a, _failing_positions, _shown
-from beam_jobs._config import InputError
 from beam_jobs._inputs import _error_text, open_file, open_stream
+from featurebeam_base import types as feature_types
+from featurebeam_base.errors import InputError
+from featurebeam_base.paths import is_remote
 
 # ---------------------------------------------------------------------------
 # Readers
@@ -27,7 +29,6 @@ from beam_jobs._inputs import _error_text, open_file, open_stream
 # of each batch's first row among the rows read. Records that cannot be read
 # go to ``bad`` (which raises, or sets them aside).
 
-_READ_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.string()}  # what text parsers produce
 _TEXT_BLOCK = 8 << 20
 _SCHEMA_SAMPLE_BYTES = 1 << 20
 _SCHEMA_SAMPLE_RECORDS = 1000
@@ -35,7 +36,7 @@ _SCHEMA_SAMPLE_RECORDS = 1000
 
 def _source(path: str):
     """What pyarrow opens best: the path for local files (memory-mapped), else a stream."""
-    return path if "://" not in path else open_file(path, compressed=False)
+    return path if not is_remote(path) else open_file(path, compressed=False)
 
 
 def _not_parquet(error: Exception) -> str:
@@ -124,7 +125,7 @@ class _CsvReader:
         import pyarrow.csv as pcsv
 
         convert = pcsv.ConvertOptions(
-            column_types={c: _READ_TYPES[types[c]] for c in columns},
+            column_types={c: feature_types.feature_type(types[c]).parsed_arrow_type for c in columns},
             include_columns=list(columns),
             include_missing_columns=True,
             strings_can_be_null=True,  # an empty field is a missing value, filled from `default`
@@ -149,7 +150,9 @@ def _text_column(column: pa.Array, feature_type: str) -> pa.Array:
     text = column.cast(pa.string())  # checks UTF-8
     if feature_type == "string":
         return text
-    return pc.utf8_trim_whitespace(text).cast(_READ_TYPES[feature_type])  # as the typed CSV parser
+    return pc.utf8_trim_whitespace(text).cast(
+        feature_types.feature_type(feature_type).parsed_arrow_type
+    )  # as the typed CSV parser
 
 
 def _text_value_problem(name: str, value: bytes, feature_type: str) -> str:
@@ -380,7 +383,7 @@ class _JsonlReader:
         import pyarrow.json as pjson
 
         options = pjson.ParseOptions(
-            explicit_schema=pa.schema([(c, _READ_TYPES[types[c]]) for c in columns]),
+            explicit_schema=pa.schema([(c, feature_types.feature_type(types[c]).parsed_arrow_type) for c in columns]),
             unexpected_field_behavior="ignore",
         )
 
@@ -399,9 +402,6 @@ class _JsonlReader:
                     first_row += batch.num_rows
 
 
-_EXAMPLE_LISTS = {"float": "float_list", "int": "int64_list", "string": "bytes_list"}
-
-
 class _TFRecordReader:
     """Serialized tf.Example records, parsed ``batch_size`` at a time by TensorFlow.
 
@@ -415,8 +415,7 @@ class _TFRecordReader:
     def schema_of(self, path: str, skip: bool = False) -> dict[str, str]:
         from tensorflow.core.example import example_pb2
 
-        kinds = {"float_list": "float", "int64_list": "int", "bytes_list": "string"}
-        types: dict[str, str] = {}
+        found: dict[str, str] = {}
         seen = 0
         # Bad records are left out here: the read reports the first one, or sets them aside.
         for _, batch in _tf_record_batches(path, 256, BadRecords(skip=True)):
@@ -427,12 +426,12 @@ class _TFRecordReader:
                     continue
                 for name, feature in example.features.feature.items():
                     kind = feature.WhichOneof("kind")
-                    if kind and name not in types:
-                        types[name] = kinds[kind]
+                    if kind and name not in found:
+                        found[name] = feature_types.of_example_list(kind).name
                 seen += 1
             if seen >= _SCHEMA_SAMPLE_RECORDS:
                 break
-        return dict(sorted(types.items()))  # a tf.Example's features have no order
+        return dict(sorted(found.items()))  # a tf.Example's features have no order
 
     def columns_of(self, path: str) -> list[str]:
         from tensorflow.core.example import example_pb2
@@ -449,8 +448,10 @@ class _TFRecordReader:
     def batches(self, path, columns, types, batch_size, bad):
         import tensorflow as tf
 
-        dtypes = {"float": tf.float32, "int": tf.int64, "string": tf.string}
-        spec = {c: tf.io.RaggedFeature(dtypes[types[c]], row_splits_dtype=tf.int64) for c in columns}
+        spec = {
+            c: tf.io.RaggedFeature(tf.as_dtype(feature_types.feature_type(types[c]).dtype), row_splits_dtype=tf.int64)
+            for c in columns
+        }
         first_row = 0
         for numbers, serialized in _tf_record_batches(path, batch_size, bad):
             parsed = _parse_examples(serialized, spec)
@@ -513,7 +514,7 @@ def _example_problem(record: bytes, columns, types) -> str | None:
         kind = features[name].WhichOneof("kind")
         if kind is None:
             continue
-        expected = _EXAMPLE_LISTS[types[name]]
+        expected = feature_types.feature_type(types[name]).example_list
         if kind != expected:
             return f"feature {name!r} is {_article(kind)}, but column {name!r} is {types[name]} ({_article(expected)})"
         count = len(getattr(features[name], kind).value)
@@ -553,7 +554,7 @@ def _tf_record_batches(path: str, batch_size: int, bad: BadRecords) -> Iterator[
     again from that record on, with every checksum checked (``_framed_records``).
     """
     compressed = _is_gzip(path)
-    if "://" in path:
+    if is_remote(path):
         yield from _framed_records(path, compressed, 0, batch_size, bad)
         return
     import tensorflow as tf
@@ -667,16 +668,6 @@ READERS = {"parquet": _ParquetReader(), "csv": _CsvReader(), "jsonl": _JsonlRead
 # Explaining a JSON line
 
 
-def _fits(feature_type: str, value) -> bool:
-    if value is None:
-        return True
-    if feature_type == "float":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if feature_type == "int":
-        return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
-    return isinstance(value, str)
-
-
 def _text_lines(path: str) -> Iterator[str]:
     """The lines of a text file, each with its line ending, read a block at a time.
 
@@ -724,7 +715,7 @@ def _json_line_problem(line: str, columns, learned: dict) -> str | None:
             kind = _json_kind(value)
             learned[column] = "float" if kind == "int" else kind
         expected = learned.get(column)
-        if expected in ("float", "int", "string") and not _fits(expected, value):
+        if expected in feature_types.TYPE_NAMES and not feature_types.feature_type(expected).fits(value):
             return f"column {column!r}: value {value!r} is not {_a(expected)}"
     return None
 

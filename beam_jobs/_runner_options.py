@@ -14,7 +14,11 @@ from typing import Any
 
 from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
-from beam_jobs._config import PROJECT_ROOT, ConfigError, JobConfig, _nearest, _quote_all, is_remote
+from beam_jobs._job import JobConfig
+from beam_jobs._user_code import PROJECT_ROOT
+from featurebeam_base.errors import ConfigError
+from featurebeam_base.naming import did_you_mean, quote_all
+from featurebeam_base.paths import is_remote
 
 KNOWN_RUNNERS = (
     "DirectRunner",
@@ -30,7 +34,6 @@ KNOWN_RUNNERS = (
 LOCAL_RUNNERS = ("DirectRunner", "PrismRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "InteractiveRunner")
 _DATAFLOW_REQUIRED = ("project", "region", "temp_location")
 _SET_BY_FEATUREBEAM = ("runner", "dry_run")
-
 
 
 def project_setup_file() -> str | None:
@@ -59,9 +62,8 @@ def _check_value(key: str, value: Any, action) -> Any:
         items = value if isinstance(value, list) else [value]
         return [str(item) for item in items]
     if action.choices and value not in action.choices:
-        near = _nearest(value, action.choices) if isinstance(value, str) else None
-        hint = f" (did you mean {near!r}?)" if near else ""
-        raise ConfigError(f"`{path}` must be one of {_quote_all(action.choices)}; got {value!r}{hint}")
+        hint = did_you_mean(value, action.choices) if isinstance(value, str) else ""
+        raise ConfigError(f"`{path}` must be one of {quote_all(action.choices)}; got {value!r}{hint}")
     if action.type in (int, float):
         if (
             isinstance(value, bool)
@@ -79,9 +81,8 @@ def _check_value(key: str, value: Any, action) -> Any:
 def check_runner(runner: str) -> str:
     if runner in KNOWN_RUNNERS or "." in runner:  # a fully qualified runner class is fine too
         return runner
-    near = _nearest(runner, KNOWN_RUNNERS)
-    hint = f" (did you mean {near!r}?)" if near else ""
-    raise ConfigError(f"`runner` must be one of {_quote_all(KNOWN_RUNNERS)}; got {runner!r}{hint}")
+    hint = did_you_mean(runner, KNOWN_RUNNERS)
+    raise ConfigError(f"`runner` must be one of {quote_all(KNOWN_RUNNERS)}; got {runner!r}{hint}")
 
 
 def resolved_options(job: JobConfig, *, dry_run: bool = False) -> dict[str, Any]:
@@ -95,8 +96,7 @@ def resolved_options(job: JobConfig, *, dry_run: bool = False) -> dict[str, Any]
             raise ConfigError(f"`pipeline_options.{key}` is set by featurebeam; {hint}")
         action = actions.get(key)
         if action is None:
-            near = _nearest(key, actions)
-            hint = f"; did you mean `pipeline_options.{near}`?" if near else ""
+            hint = did_you_mean(key, actions, quote=lambda name: f"`pipeline_options.{name}`")
             raise ConfigError(f"`pipeline_options.{key}` is not a Beam pipeline option{hint}")
         options[key] = _check_value(key, value, action)
     options["runner"] = runner

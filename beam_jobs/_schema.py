@@ -7,23 +7,18 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from beam_jobs._config import ColumnSpec, ConfigError, InputError, _nearest, check_default
 from beam_jobs._inputs import InputFile, _error_text
+from beam_jobs._job import ColumnSpec, check_default
 from beam_jobs._readers import READERS
+from featurebeam_base import types as feature_types
+from featurebeam_base.errors import ConfigError, InputError
+from featurebeam_base.naming import did_you_mean, quote_all
+
 
 def type_of_arrow(data_type: pa.DataType) -> str | None:
     """featurebeam's feature type for an Arrow type, or None when it has none."""
-    if pa.types.is_dictionary(data_type):
-        data_type = data_type.value_type
-    if pa.types.is_floating(data_type) or pa.types.is_decimal(data_type):
-        return "float"
-    if pa.types.is_integer(data_type) or pa.types.is_boolean(data_type):
-        return "int"
-    if pa.types.is_string(data_type) or pa.types.is_large_string(data_type):
-        return "string"
-    if pa.types.is_binary(data_type) or pa.types.is_large_binary(data_type):
-        return "string"
-    return None
+    found = feature_types.of_arrow(data_type)
+    return None if found is None else found.name
 
 
 def infer_columns(path: str, input_format: str, *, skip_bad_records: bool = False) -> dict[str, str | None]:
@@ -88,11 +83,10 @@ def resolve_schema(
     for name, column in declared.items():
         path = f"input.schema.{name}"
         if name not in inferred and column.default is None:
-            near = _nearest(name, inferred)
-            hint = f" (did you mean {near!r}?)" if near else ""
+            hint = did_you_mean(name, inferred)
             raise ConfigError(
                 f"`{path}` names a column the data does not have{hint}; columns of {first}: "
-                f"{', '.join(repr(c) for c in inferred)}. Give it a `default` to add it as a constant column"
+                f"{quote_all(inferred)}. Give it a `default` to add it as a constant column"
             )
         feature_type = column.type or types.get(name)
         if feature_type is None:

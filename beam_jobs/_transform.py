@@ -8,25 +8,30 @@ import tempfile
 from collections.abc import Callable
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs._filesystem import is_local, local_copy, upload_tree
+from beam_jobs._filesystem import local_copy, upload_tree
+from beam_jobs._layout import TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR
+from featurebeam_base.paths import is_remote, local_path
 from preprocessing import Schema, engine
 
-TRANSFORM_FN_DIR = "transform_fn"
-TRANSFORMED_METADATA_DIR = "transformed_metadata"
+__all__ = ["TRANSFORM_FN_DIR", "TRANSFORMED_METADATA_DIR", "ApplyTransformFn", "WriteTransformFn"]
 
 
-def write_transform_fn(values: dict, preprocessing_fn: Callable, schema: Schema, output_dir: str) -> str:
+def write_transform_fn(
+    values: dict, preprocessing_fn: Callable, schema: Schema, plan: engine.Plan, output_dir: str
+) -> str:
     """Export the SavedModel and transformed_metadata under ``output_dir``; return ``output_dir``.
 
     ``output_dir`` may be remote (gs://...): the export is written locally, then uploaded.
     """
-    local_dir = output_dir if is_local(output_dir) else tempfile.mkdtemp(prefix="featurebeam_export_")
-    infos = engine.export_to(preprocessing_fn, schema, values, os.path.join(local_dir, TRANSFORM_FN_DIR))
-    engine.write_transformed_metadata(os.path.join(local_dir, TRANSFORMED_METADATA_DIR), infos)
-    if local_dir != output_dir:
+    local_dir = local_path(output_dir) if not is_remote(output_dir) else tempfile.mkdtemp(prefix="featurebeam_export_")
+    columns = engine.export_to(
+        preprocessing_fn, schema, values, os.path.join(local_dir, TRANSFORM_FN_DIR), plan.records(values)
+    )
+    engine.write_transformed_metadata(os.path.join(local_dir, TRANSFORMED_METADATA_DIR), columns)
+    if is_remote(output_dir):
         upload_tree(local_dir, output_dir)
         shutil.rmtree(local_dir, ignore_errors=True)
     return output_dir
@@ -35,12 +40,12 @@ def write_transform_fn(values: dict, preprocessing_fn: Callable, schema: Schema,
 class WriteTransformFn(beam.PTransform):
     """``{key: result}`` singleton -> the output directory holding ``transform_fn/``."""
 
-    def __init__(self, preprocessing_fn: Callable, schema: Schema, output_dir: str):
+    def __init__(self, preprocessing_fn: Callable, schema: Schema, plan: engine.Plan, output_dir: str):
         super().__init__()
-        self._fn, self._schema, self._output_dir = preprocessing_fn, schema, output_dir
+        self._fn, self._schema, self._plan, self._output_dir = preprocessing_fn, schema, plan, output_dir
 
     def expand(self, values):
-        return values | "Export" >> beam.Map(write_transform_fn, self._fn, self._schema, self._output_dir)
+        return values | "Export" >> beam.Map(write_transform_fn, self._fn, self._schema, self._plan, self._output_dir)
 
 
 class _ApplyTransformFn(beam.DoFn):

@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs._progress import count_rows
+from featurebeam_base.columns import OutputColumn
 
 SHARD_TEMPLATE = "-SSSSS-of-NNNNN"
 SUFFIXES = {"parquet": ".parquet", "tfrecord": ".tfrecord.gz"}
-
-
-@dataclass(frozen=True)
-class OutputColumn:
-    """One transformed output: ``dtype`` is a TensorFlow dtype name, ``shape`` the instance shape."""
-
-    name: str
-    dtype: str
-    shape: tuple[int, ...] = ()
-
-    @property
-    def kind(self) -> str:
-        """float, int or string: the tf.Example list it goes into."""
-        if self.dtype == "string":
-            return "string"
-        return "float" if np.issubdtype(np.dtype(self.dtype), np.floating) else "int"
-
-    @property
-    def arrow_type(self) -> pa.DataType:
-        data_type = pa.binary() if self.dtype == "string" else pa.from_numpy_dtype(np.dtype(self.dtype))
-        for size in reversed(self.shape):
-            data_type = pa.list_(data_type, size)
-        return data_type
 
 
 def arrow_schema(columns: list[OutputColumn]) -> pa.Schema:
@@ -50,11 +26,11 @@ def to_table(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-_LISTS = {"float": "float_list", "int": "int64_list", "string": "bytes_list"}
+def encode_examples(batch: pa.RecordBatch, lists: dict[str, str]) -> list[bytes]:
+    """Serialized tf.Examples, one per row, with deterministic (sorted) feature order.
 
-
-def encode_examples(batch: pa.RecordBatch, kinds: dict[str, str]) -> list[bytes]:
-    """Serialized tf.Examples, one per row, with deterministic (sorted) feature order."""
+    ``lists`` names each column's tf.Example list (``float_list``, ...).
+    """
     from tensorflow.core.example import example_pb2
 
     from preprocessing.engine import from_arrow
@@ -63,7 +39,7 @@ def encode_examples(batch: pa.RecordBatch, kinds: dict[str, str]) -> list[bytes]
     columns = []
     for name in batch.schema.names:
         values = from_arrow(batch.column(name)).reshape(rows, -1)
-        columns.append((name, _LISTS[kinds[name]], values.tolist()))
+        columns.append((name, lists[name], values.tolist()))
     serialized = []
     for row in range(rows):
         example = example_pb2.Example()
@@ -74,10 +50,10 @@ def encode_examples(batch: pa.RecordBatch, kinds: dict[str, str]) -> list[bytes]
     return serialized
 
 
-def _to_examples(batch: pa.RecordBatch, schema: pa.Schema, kinds: dict[str, str]) -> list[bytes]:
+def _to_examples(batch: pa.RecordBatch, schema: pa.Schema, lists: dict[str, str]) -> list[bytes]:
     if not batch.num_rows:
         return []
-    return encode_examples(to_table(batch, schema).combine_chunks().to_batches()[0], kinds)
+    return encode_examples(to_table(batch, schema).combine_chunks().to_batches()[0], lists)
 
 
 def _counted(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -113,10 +89,10 @@ class WriteBatches(beam.PTransform):
                     shard_name_template=SHARD_TEMPLATE,
                 )
             )
-        kinds = {c.name: c.kind for c in self._columns}
+        lists = {c.name: c.feature_type.example_list for c in self._columns}
         return (
             counted
-            | "ToExamples" >> beam.FlatMap(_to_examples, schema, kinds)
+            | "ToExamples" >> beam.FlatMap(_to_examples, schema, lists)
             | "WriteTFRecord"
             >> beam.io.WriteToTFRecord(
                 prefix,

@@ -140,11 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not args.verbose:
             _quiet_libraries()
-        from beam_jobs._config import JobError
+        from featurebeam_base.errors import UserError
 
         try:
             return _dispatch(args, console)
-        except JobError as error:
+        except UserError as error:
             console.err.write(f"featurebeam: error: {error}\n")
             if error.details:
                 console.err.write(error.details.rstrip() + "\n")
@@ -193,12 +193,12 @@ def _dispatch(args, console: _Console) -> int:
         console.out.write((json.dumps(info, indent=2) if args.json else _inspect.format_inspection(info)) + "\n")
         return 0
 
-    from beam_jobs._config import check_preprocessing_fn_file, load_job
+    from beam_jobs._job import check_preprocessing_fn_file, load_job
 
     # What can be checked before TensorFlow is imported (seconds) is checked first.
     job = load_job(args.job, args.overrides, runner=args.runner)
     check_preprocessing_fn_file(job)
-    from beam_jobs._io import list_input_files
+    from beam_jobs._inputs import list_input_files
 
     inputs = list_input_files(job.input.path, job.input.format)
     from beam_jobs import _run

@@ -1,13 +1,15 @@
 """featurebeam's user-facing API: tf.Transform's names, parameters and defaults.
 
->>> import preprocessing as pp
 >>> def preprocessing_fn(inputs):
 ...     return {"fare_z": pp.scale_to_z_score(inputs["fare"])}
+>>> run_in_memory(preprocessing_fn, {"fare": np.array([10.0, 20.0], np.float32)})
+{'fare_z': array([-1.,  1.], dtype=float32)}
 
 Nothing here imports Apache Beam; pipelines live in ``beam_jobs``.
 """
 
-from preprocessing._analyzers import max, mean, min, quantiles, size, sum, var  # noqa: A004
+from featurebeam_base.errors import ArgumentError, PreprocessingError
+from preprocessing._analyzers import histogram, max, mean, min, quantiles, size, sum, var  # noqa: A004
 from preprocessing._mappers import (
     apply_buckets,
     bucketize,
@@ -17,10 +19,10 @@ from preprocessing._mappers import (
     scale_to_z_score,
 )
 from preprocessing._schema import Feature, Schema
-from preprocessing._tracing import PreprocessingError
 from preprocessing._vocabulary import apply_vocabulary, compute_and_apply_vocabulary, vocabulary
 
 __all__ = [
+    "ArgumentError",
     "Feature",
     "PreprocessingError",
     "Schema",
@@ -29,6 +31,7 @@ __all__ = [
     "bucketize",
     "compute_and_apply_vocabulary",
     "hash_strings",
+    "histogram",
     "max",
     "mean",
     "min",

@@ -1,66 +1,50 @@
-"""Numeric full-pass analyzers: mean, var, min, max, sum, size, quantiles.
+"""Numeric full-pass analyzers: mean, var, min, max, sum, size, quantiles, histogram.
 
-Names, parameters, defaults and output dtypes follow tf.Transform.
+Names, parameters, defaults and output dtypes follow tf.Transform 1.21. Each
+builds its spec (``analyzers``) and applies it with ``apply_analyzer``.
 """
 
 from __future__ import annotations
 
-
 import tensorflow as tf
 
-from analyzers import MeanAndVarSpec, MinMaxSpec, QuantilesSpec, SizeSpec, SumSpec
-from preprocessing._tracing import PreprocessingError, register_analyzer
+from analyzers import HistogramSpec, MeanAndVarSpec, MinMaxSpec, QuantilesSpec, SizeSpec, SumSpec
+from featurebeam_base import checks
+from featurebeam_base.errors import ArgumentError
+from preprocessing import _inputs
+from preprocessing._api import TensorType, api_function
+from preprocessing._tracing import apply_analyzer
 
 _FLOAT_OUTPUT = {tf.float16: tf.float16, tf.float32: tf.float32, tf.float64: tf.float64}
 
 
-def _dense(x, analyzer: str) -> tf.Tensor:
-    if not isinstance(x, tf.Tensor):
-        raise PreprocessingError(f"pp.{analyzer} takes a dense tf.Tensor; got {type(x).__name__}")
-    if x.dtype == tf.string:
-        raise PreprocessingError(f"pp.{analyzer} takes a numeric tensor; got a tf.string tensor")
-    return x
-
-
-def _feature_shape(x: tf.Tensor, reduce_instance_dims: bool, analyzer: str) -> tuple[int, ...]:
-    shape = x.shape[1:]
-    if not reduce_instance_dims and not shape.is_fully_defined():
-        raise PreprocessingError(
-            f"pp.{analyzer} with reduce_instance_dims=False needs a fixed instance shape; got {x.shape}"
-        )
-    return tuple(shape.as_list()) if shape.is_fully_defined() else ()
-
-
-def _output_shape(feature_shape, reduce_instance_dims):
-    return [] if reduce_instance_dims else list(feature_shape)
-
-
-def _mean_and_var(x, reduce_instance_dims=True, output_dtype=None):
+def _mean_and_var(x, reduce_instance_dims=True, output_dtype=None) -> tuple[tf.Tensor, tf.Tensor]:
     """Mean and (population) variance of ``x`` in one analyzer."""
-    x = _dense(x, "mean")
-    output_dtype = output_dtype or _FLOAT_OUTPUT.get(x.dtype, tf.float32)
+    x = _inputs.numeric(x)
+    output_dtype = _inputs.output_dtype(output_dtype) or _FLOAT_OUTPUT.get(x.dtype, tf.float32)
     with tf.compat.v1.name_scope("mean_and_var"):
-        feature_shape = _feature_shape(x, reduce_instance_dims, "mean")
-        shape = _output_shape(feature_shape, reduce_instance_dims)
-        mean, var = register_analyzer(
-            lambda key: MeanAndVarSpec(key, feature_shape, reduce_instance_dims, output_dtype.name),
-            [x],
-            [(output_dtype, shape), (output_dtype, shape)],
+        shape = _inputs.instance_shape(x, reduce_instance_dims)
+        mean, var = apply_analyzer(
+            MeanAndVarSpec(shape, checks.boolean(reduce_instance_dims, "reduce_instance_dims"), output_dtype.name), [x]
         )
         return mean, var
 
 
-def mean(x, reduce_instance_dims=True, name=None, output_dtype=None):
+@api_function()
+def mean(
+    x: TensorType, reduce_instance_dims: bool = True, name: str | None = None, output_dtype: tf.DType | None = None
+) -> tf.Tensor:
     """Mean of the finite values of ``x`` over the whole dataset.
 
     Parameters
     ----------
-    x : tf.Tensor
+    x
         Numeric tensor of shape ``[batch, ...]``.
-    reduce_instance_dims : bool
+    reduce_instance_dims
         Reduce every dimension to a scalar (default), or only the batch one.
-    name : str, optional
-    output_dtype : tf.DType, optional
+    name
+        Name scope of the analyzer (its key in ``featurebeam inspect``).
+    output_dtype
         Defaults to ``x.dtype`` for floats and float32 for integers.
 
     Returns
@@ -70,109 +54,126 @@ def mean(x, reduce_instance_dims=True, name=None, output_dtype=None):
 
     Examples
     --------
-    >>> centred = inputs["fare"] - pp.mean(inputs["fare"])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"centred": inputs["fare"] - pp.mean(inputs["fare"])}
+    >>> run_in_memory(fn, {"fare": np.array([1.0, 2.0, 6.0], np.float32)})["centred"]
+    array([-2., -1.,  3.], dtype=float32)
     """
     with tf.compat.v1.name_scope(name, "mean"):
         return _mean_and_var(x, reduce_instance_dims, output_dtype)[0]
 
 
-def var(x, reduce_instance_dims=True, name=None, output_dtype=None):
+@api_function()
+def var(
+    x: TensorType, reduce_instance_dims: bool = True, name: str | None = None, output_dtype: tf.DType | None = None
+) -> tf.Tensor:
     """Population variance (``ddof=0``) of the finite values of ``x``.
 
     Parameters and defaults as :func:`mean`.
 
     Examples
     --------
-    >>> spread = pp.var(inputs["fare"])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"spread": pp.var(inputs["fare"]) + 0 * inputs["fare"]}
+    >>> run_in_memory(fn, {"fare": np.array([1.0, 2.0, 6.0], np.float32)})["spread"]
+    array([4.6666665, 4.6666665, 4.6666665], dtype=float32)
     """
     with tf.compat.v1.name_scope(name, "var"):
         return _mean_and_var(x, reduce_instance_dims, output_dtype)[1]
 
 
-def _min_and_max(x, reduce_instance_dims=True, name=None):
-    x = _dense(x, "min")
-    with tf.compat.v1.name_scope(name, "min_and_max"):
-        feature_shape = _feature_shape(x, reduce_instance_dims, "min")
-        shape = _output_shape(feature_shape, reduce_instance_dims)
-        return register_analyzer(
-            lambda key: MinMaxSpec(key, feature_shape, reduce_instance_dims, x.dtype.name),
-            [x],
-            [(x.dtype, shape), (x.dtype, shape)],
-        )
+def _min_and_max(x, reduce_instance_dims=True) -> tuple[tf.Tensor, tf.Tensor]:
+    x = _inputs.numeric(x)
+    with tf.compat.v1.name_scope("min_and_max"):
+        shape = _inputs.instance_shape(x, reduce_instance_dims)
+        spec = MinMaxSpec(shape, checks.boolean(reduce_instance_dims, "reduce_instance_dims"), x.dtype.name)
+        minimum, maximum = apply_analyzer(spec, [x])
+        return minimum, maximum
 
 
-def min(x, reduce_instance_dims=True, name=None):  # noqa: A001 - tf.Transform's name
+@api_function()
+def min(x: TensorType, reduce_instance_dims: bool = True, name: str | None = None) -> tf.Tensor:  # noqa: A001
     """Minimum of ``x`` over the whole dataset, in ``x``'s dtype.
 
     Examples
     --------
-    >>> lowest = pp.min(inputs["trip_miles"])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"from_lowest": inputs["miles"] - pp.min(inputs["miles"])}
+    >>> run_in_memory(fn, {"miles": np.array([3.0, 1.5, 8.0], np.float32)})["from_lowest"]
+    array([1.5, 0. , 6.5], dtype=float32)
     """
     with tf.compat.v1.name_scope(name, "min"):
         return _min_and_max(x, reduce_instance_dims)[0]
 
 
-def max(x, reduce_instance_dims=True, name=None):  # noqa: A001 - tf.Transform's name
+@api_function()
+def max(x: TensorType, reduce_instance_dims: bool = True, name: str | None = None) -> tf.Tensor:  # noqa: A001
     """Maximum of ``x`` over the whole dataset, in ``x``'s dtype.
 
     Examples
     --------
-    >>> highest = pp.max(inputs["trip_miles"])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"share": inputs["miles"] / pp.max(inputs["miles"])}
+    >>> run_in_memory(fn, {"miles": np.array([2.0, 1.0, 8.0], np.float32)})["share"]
+    array([0.25 , 0.125, 1.   ], dtype=float32)
     """
     with tf.compat.v1.name_scope(name, "max"):
         return _min_and_max(x, reduce_instance_dims)[1]
 
 
-def sum(x, reduce_instance_dims=True, name=None):  # noqa: A001 - tf.Transform's name
+@api_function()
+def sum(x: TensorType, reduce_instance_dims: bool = True, name: str | None = None) -> tf.Tensor:  # noqa: A001
     """Sum of ``x`` over the whole dataset, in ``x``'s dtype.
 
     Examples
     --------
-    >>> total_fares = pp.sum(inputs["fare"])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"share": inputs["fare"] / pp.sum(inputs["fare"])}
+    >>> run_in_memory(fn, {"fare": np.array([1.0, 3.0, 4.0], np.float32)})["share"]
+    array([0.125, 0.375, 0.5  ], dtype=float32)
     """
-    x = _dense(x, "sum")
+    x = _inputs.numeric(x)
     with tf.compat.v1.name_scope(name, "sum"):
-        feature_shape = _feature_shape(x, reduce_instance_dims, "sum")
-        shape = _output_shape(feature_shape, reduce_instance_dims)
-        return register_analyzer(
-            lambda key: SumSpec(key, feature_shape, reduce_instance_dims, x.dtype.name),
-            [x],
-            [(x.dtype, shape)],
-        )[0]
+        shape = _inputs.instance_shape(x, reduce_instance_dims)
+        spec = SumSpec(shape, checks.boolean(reduce_instance_dims, "reduce_instance_dims"), x.dtype.name)
+        return apply_analyzer(spec, [x])[0]
 
 
-def size(x, reduce_instance_dims=True, name=None):
+@api_function()
+def size(x: TensorType, reduce_instance_dims: bool = True, name: str | None = None) -> tf.Tensor:
     """Number of elements of ``x`` over the whole dataset, as int64.
 
     Examples
     --------
-    >>> rows = pp.size(inputs["fare"])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"rows": pp.size(inputs["fare"]) + 0 * tf.cast(inputs["fare"], tf.int64)}
+    >>> run_in_memory(fn, {"fare": np.array([1.0, 3.0, 4.0], np.float32)})["rows"]
+    array([3, 3, 3])
     """
-    if not isinstance(x, tf.Tensor):
-        raise PreprocessingError(f"pp.size takes a dense tf.Tensor; got {type(x).__name__}")
+    x = _inputs.dense(x)
     with tf.compat.v1.name_scope(name, "size"):
-        feature_shape = _feature_shape(x, reduce_instance_dims, "size")
-        shape = _output_shape(feature_shape, reduce_instance_dims)
-        return register_analyzer(
-            lambda key: SizeSpec(key, feature_shape, reduce_instance_dims),
-            [x],
-            [(tf.int64, shape)],
-        )[0]
+        shape = _inputs.instance_shape(x, reduce_instance_dims)
+        spec = SizeSpec(shape, checks.boolean(reduce_instance_dims, "reduce_instance_dims"))
+        return apply_analyzer(spec, [x])[0]
 
 
-def quantiles(x, num_buckets, epsilon, weights=None, reduce_instance_dims=True, name=None):
+@api_function(unsupported={"weights": "weighted quantiles are not implemented"})
+def quantiles(
+    x: tf.Tensor,
+    num_buckets: int,
+    epsilon: float,
+    weights: tf.Tensor | None = None,
+    reduce_instance_dims: bool = True,
+    name: str | None = None,
+) -> tf.Tensor:
     """Approximate quantile boundaries of ``x`` over the whole dataset.
 
     Parameters
     ----------
-    x : tf.Tensor
+    x
         Numeric tensor; NaN values are ignored.
-    num_buckets : int
+    num_buckets
         The data is divided into this many buckets; ``num_buckets - 1`` boundaries.
-    epsilon : float
-        Rank error tolerance: every boundary's rank is within ``epsilon * N`` of
-        its target rank ``i * N / num_buckets``.
-    reduce_instance_dims : bool
+    epsilon
+        Rank error tolerance in (0, 1): every boundary's rank is within
+        ``epsilon * N`` of its target rank ``i * N / num_buckets``.
+    weights
+        One weight per row: each value counts that many times.
+    reduce_instance_dims
         One set of boundaries (shape ``[1, num_buckets - 1]``), or one per
         instance element (shape ``[*instance_shape, num_buckets - 1]``).
 
@@ -183,20 +184,86 @@ def quantiles(x, num_buckets, epsilon, weights=None, reduce_instance_dims=True, 
 
     Examples
     --------
-    >>> boundaries = pp.quantiles(inputs["fare"], num_buckets=4, epsilon=0.01)  # doctest: +SKIP
+    >>> fn = lambda inputs: {"bucket": pp.apply_buckets(inputs["x"], pp.quantiles(inputs["x"], 2, 0.01))}
+    >>> run_in_memory(fn, {"x": np.array([1.0, 2.0, 3.0, 4.0], np.float32)})["bucket"]
+    array([0, 0, 1, 1])
     """
-    x = _dense(x, "quantiles")
+    x = _inputs.numeric(x)
+    checks.boolean(reduce_instance_dims, "reduce_instance_dims")
+    inputs = [x]
     if weights is not None:
-        raise PreprocessingError("pp.quantiles does not support weights yet")
-    if not isinstance(num_buckets, int) or num_buckets < 1:
-        raise PreprocessingError(f"pp.quantiles: num_buckets must be a positive int; got {num_buckets!r}")
+        weights = _inputs.numeric(weights, "weights")
+        inputs.append(weights)
     with tf.compat.v1.name_scope(name, "quantiles"):
-        feature_shape = _feature_shape(x, reduce_instance_dims, "quantiles")
-        shape = ([1] if reduce_instance_dims else list(feature_shape)) + [num_buckets - 1]
-        return register_analyzer(
-            lambda key: QuantilesSpec(key, num_buckets, float(epsilon), feature_shape, reduce_instance_dims),
-            [x],
-            [(tf.float32, shape)],
-        )[0]
+        shape = _inputs.instance_shape(x, reduce_instance_dims)
+        spec = QuantilesSpec(num_buckets, epsilon, shape, reduce_instance_dims, weighted=weights is not None)
+        return apply_analyzer(spec, inputs)[0]
 
 
+@api_function()
+def histogram(
+    x: TensorType, boundaries: tf.Tensor | int | None = None, categorical: bool = False, name: str | None = None
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """A histogram of ``x`` over the whole dataset: ``(counts, boundaries)``.
+
+    Parameters
+    ----------
+    x
+        Numeric tensor (or, with ``categorical``, string or integer); all its values count.
+    boundaries
+        Sorted bucket boundaries (``k + 1`` values make ``k`` buckets), or an int
+        ``k + 1`` to spread them evenly between the dataset's min and max (a
+        second pass over the data). Default: 10 buckets over ``[0, 1]``. Values
+        below the first bucket count in it; values above the last, in the last.
+    categorical
+        Count each distinct value instead; returns ``(counts, values)``, the
+        values in ascending order of their string form.
+
+    Returns
+    -------
+    tuple of tf.Tensor
+        int64 counts, and the float32 boundaries (shape ``[1, k + 1]``, each
+        lowered by 1e-4 as tf.Transform does) or the distinct values.
+
+    Examples
+    --------
+    >>> def fn(inputs):
+    ...     counts, _ = pp.histogram(inputs["x"], boundaries=tf.constant([0.0, 1.0, 2.0, 3.0]))
+    ...     return {"counts": tf.tile(counts[None, :], [tf.shape(inputs["x"])[0], 1])}
+    >>> run_in_memory(fn, {"x": np.array([0.5, 1.5, 1.7, 2.5], np.float32)})["counts"][0]
+    array([1, 2, 1])
+    """
+    x = tf.reshape(_inputs.dense(x), [-1])
+    with tf.compat.v1.name_scope(name, "histogram"):
+        if checks.boolean(categorical, "categorical"):
+            x = _inputs.tokens(x)
+            elements = x if x.dtype == tf.string else tf.strings.as_string(x)
+            counts, elements = apply_analyzer(HistogramSpec(None, categorical=True), [elements])
+            if x.dtype != tf.string:
+                elements = tf.strings.to_number(elements, x.dtype)
+            return counts, elements
+        x = _inputs.numeric(x)
+        boundaries = _histogram_boundaries(x, boundaries)
+        num_buckets = boundaries.shape[1] - 1 if boundaries.shape[1] is not None else None
+        if num_buckets is None:
+            raise ArgumentError("boundaries", "must have a size known when the preprocessing_fn is traced")
+        inner = boundaries[0, 1:-1]  # the first and last buckets also hold what lies beyond them
+        bucket_ids = tf.searchsorted(inner, tf.cast(x, tf.float32), side="left", out_type=tf.int64)
+        counts = apply_analyzer(HistogramSpec(num_buckets), [bucket_ids])[0]
+        return counts, boundaries
+
+
+def _histogram_boundaries(x: tf.Tensor, boundaries) -> tf.Tensor:
+    """``[1, k + 1]`` float32 boundaries, lowered by 1e-4 as tf.Transform's are."""
+    if boundaries is None:
+        boundaries = tf.range(11, dtype=tf.float32) / 10.0
+    elif isinstance(boundaries, int) and not isinstance(boundaries, bool):
+        count = checks.integer(boundaries, "boundaries", minimum=2)
+        minimum, maximum = _min_and_max(x)
+        boundaries = tf.linspace(tf.cast(minimum, tf.float32), tf.cast(maximum, tf.float32), count)
+    else:
+        boundaries = _inputs.numeric(boundaries, "boundaries")
+        if boundaries.shape.rank == 0:
+            raise ArgumentError("boundaries", "must be a Python int (a number of boundaries) or a list of boundaries")
+    flat = tf.reshape(tf.cast(boundaries, tf.float32), [-1])
+    return tf.expand_dims(flat, 0) - 0.0001

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-_ARROW_TYPES = {"float": pa.float32(), "int": pa.int64(), "string": pa.binary()}
+from featurebeam_base import types
 
 
 def arrow_type(feature_type: str) -> pa.DataType:
-    return _ARROW_TYPES[feature_type]
+    return types.feature_type(feature_type).arrow_type
 
 
 def to_feed(column: pa.Array | pa.ChunkedArray, feature_type: str) -> np.ndarray:
@@ -18,8 +18,7 @@ def to_feed(column: pa.Array | pa.ChunkedArray, feature_type: str) -> np.ndarray
         column = column.combine_chunks()
     if feature_type == "string":
         return column.to_numpy(zero_copy_only=False)
-    dtype = np.float32 if feature_type == "float" else np.int64
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=dtype)
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=types.feature_type(feature_type).numpy_dtype)
 
 
 def to_arrow(values: np.ndarray) -> pa.Array:

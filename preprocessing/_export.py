@@ -19,11 +19,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
-import numpy as np
 import tensorflow as tf
 
+from analyzers import RECORDS_FILE
+from featurebeam_base.columns import OutputColumn
 from preprocessing._schema import Schema
 from preprocessing._tracing import call_preprocessing_fn, raw_placeholders
 
@@ -31,16 +31,6 @@ SERVING_SIGNATURE = "serving_default"
 EXAMPLES_SIGNATURE = "transform_examples"
 TFT_SIGNATURE = "transform_signature"
 EXAMPLES_INPUT = "examples"
-
-
-@dataclass(frozen=True)
-class OutputInfo:
-    """Type and instance shape of one output of the preprocessing_fn."""
-
-    name: str
-    dtype: str  # float | int | string
-    shape: tuple[int, ...]
-    int_domain: tuple[int, int] | None = None  # categorical ids (vocabularies, buckets)
 
 
 def _feature_spec(schema: Schema) -> dict:
@@ -57,12 +47,12 @@ def _signature(inputs: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tensor]
     return tf.compat.v1.saved_model.signature_def_utils.predict_signature_def(dict(inputs), dict(outputs))
 
 
-def _output_info(name: str, tensor: tf.Tensor, int_domain=None) -> OutputInfo:
-    kind = "string" if tensor.dtype == tf.string else ("float" if tensor.dtype.is_floating else "int")
+def output_column(name: str, tensor: tf.Tensor, int_domain=None) -> OutputColumn:
+    """What the transformed data holds for one output tensor of the preprocessing_fn."""
     instance = tensor.shape[1:]
     if not instance.is_fully_defined():
         raise ValueError(f"output {name!r} must have a fixed instance shape; got {tensor.shape}")
-    return OutputInfo(name, kind, tuple(instance.as_list()), int_domain)
+    return OutputColumn(name, tensor.dtype.name, tuple(instance.as_list()), int_domain)
 
 
 class _TransformModule(tf.Module):
@@ -96,8 +86,8 @@ def export_transform_fn(
     schema: Schema,
     values: Mapping[str, tuple],
     export_dir: str,
-) -> list[OutputInfo]:
-    """Write the SavedModel to ``export_dir`` (which must not exist); return output infos."""
+) -> list[OutputColumn]:
+    """Write the SavedModel to ``export_dir`` (which must not exist); return its output columns."""
     work_dir = tempfile.mkdtemp(prefix="featurebeam_export_")
     asset_dir = os.path.join(work_dir, "assets")
     v1_dir = os.path.join(work_dir, "graph_model")
@@ -130,41 +120,36 @@ def export_transform_fn(
                 )
             builder.save()
         _resave_as_tf2(v1_dir, export_dir, served.inputs)
-        return [_output_info(name, t, served.int_domains.get(name)) for name, t in served.outputs.items()]
+        return [output_column(name, t, served.int_domains.get(name)) for name, t in served.outputs.items()]
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-ANALYZERS_FILE = os.path.join("assets.extra", "analyzers.json")
+ANALYZERS_FILE = RECORDS_FILE
 
 
-def _describe(value: np.ndarray) -> dict:
-    value = np.asarray(value)
-    if value.dtype == object:
-        tokens = [t.decode("utf-8", "backslashreplace") if isinstance(t, bytes) else str(t) for t in value]
-        return {"vocabulary_size": len(tokens), "top": tokens[:10]}
-    return {"dtype": value.dtype.name, "shape": list(value.shape), "value": value.tolist()}
+def write_analyzer_records(export_dir: str, records: list[dict]) -> None:
+    """Record what every analyzer learned in ``assets.extra/analyzers.json`` (ignored by serving).
 
-
-def write_analyzer_values(export_dir: str, values: Mapping[str, tuple]) -> None:
-    """Record every analyzer result in ``assets.extra/analyzers.json`` (ignored by serving)."""
-    described = {key: [_describe(v) for v in outputs] for key, outputs in sorted(values.items())}
+    ``records`` are the specs' own ``record``s; this file is the one place
+    ``featurebeam inspect`` reads them from.
+    """
     path = os.path.join(export_dir, ANALYZERS_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as handle:
-        json.dump(described, handle, indent=1, sort_keys=True)
+        json.dump({"analyzers": records}, handle, indent=1)
 
 
-def export_to(preprocessing_fn, schema, values, export_dir) -> list[OutputInfo]:
+def export_to(preprocessing_fn, schema, values, export_dir, records: list[dict]) -> list[OutputColumn]:
     """Export into ``export_dir`` atomically: written beside it, then renamed."""
     parent = os.path.dirname(os.path.abspath(export_dir))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".transform_fn-", dir=parent)
     target = os.path.join(staging, "saved_model")
-    infos = export_transform_fn(preprocessing_fn, schema, values, target)
-    write_analyzer_values(target, values)
+    columns = export_transform_fn(preprocessing_fn, schema, values, target)
+    write_analyzer_records(target, records)
     if os.path.exists(export_dir):
         shutil.rmtree(export_dir)
     os.replace(target, export_dir)
     shutil.rmtree(staging, ignore_errors=True)
-    return infos
+    return columns

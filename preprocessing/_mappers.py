@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from preprocessing import _analyzers
-from preprocessing._tracing import PreprocessingError, annotate_int_domain
+from featurebeam_base import checks
+from featurebeam_base.errors import ArgumentError
+from preprocessing import _analyzers, _inputs
+from preprocessing._api import TensorType, api_function
+from preprocessing._tracing import annotate_int_domain
 
 
-def scale_to_z_score(x, elementwise=False, name=None, output_dtype=None):
+@api_function()
+def scale_to_z_score(
+    x: TensorType, elementwise: bool = False, name: str | None = None, output_dtype: tf.DType | None = None
+) -> TensorType:
     """Standardize ``x``: ``(x - mean) / std``, or ``x - mean`` where std is 0.
 
     Parameters
     ----------
-    x : tf.Tensor
+    x
         Numeric tensor.
-    elementwise : bool
+    elementwise
         Scale each instance element (column of a ``[batch, k]`` tensor) with its own statistics.
-    output_dtype : tf.DType, optional
+    output_dtype
         float32 for integer inputs by default.
 
     Examples
     --------
-    >>> z = pp.scale_to_z_score(inputs["fare"])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"z": pp.scale_to_z_score(inputs["fare"])}
+    >>> run_in_memory(fn, {"fare": np.array([1.0, 2.0, 3.0], np.float32)})["z"]
+    array([-1.2247448,  0.       ,  1.2247448], dtype=float32)
     """
     with tf.compat.v1.name_scope(name, "scale_to_z_score"):
+        elementwise = checks.boolean(elementwise, "elementwise")
         x_mean, x_var = _analyzers._mean_and_var(x, reduce_instance_dims=not elementwise, output_dtype=output_dtype)
         numerator = tf.cast(x, x_mean.dtype) - x_mean
         std = tf.sqrt(x_var)
@@ -32,7 +41,10 @@ def scale_to_z_score(x, elementwise=False, name=None, output_dtype=None):
         return tf.where(nonzero, tf.divide(numerator, std), numerator)
 
 
-def scale_by_min_max(x, output_min=0.0, output_max=1.0, elementwise=False, name=None):
+@api_function()
+def scale_by_min_max(
+    x: TensorType, output_min: float = 0.0, output_max: float = 1.0, elementwise: bool = False, name: str | None = None
+) -> TensorType:
     """Scale ``x`` linearly so the dataset's min maps to ``output_min`` and max to ``output_max``.
 
     Where min == max (or the dataset is empty), tf.Transform's fallback applies:
@@ -40,63 +52,78 @@ def scale_by_min_max(x, output_min=0.0, output_max=1.0, elementwise=False, name=
 
     Examples
     --------
-    >>> scaled = pp.scale_by_min_max(inputs["fare"], output_min=-1.0, output_max=1.0)  # doctest: +SKIP
+    >>> fn = lambda inputs: {"scaled": pp.scale_by_min_max(inputs["fare"], output_min=-1.0, output_max=1.0)}
+    >>> run_in_memory(fn, {"fare": np.array([2.0, 4.0, 6.0], np.float32)})["scaled"]
+    array([-1.,  0.,  1.], dtype=float32)
     """
     with tf.compat.v1.name_scope(name, "scale_by_min_max"):
         return _scale_by_min_max(x, output_min, output_max, elementwise)
 
 
-def scale_to_0_1(x, elementwise=False, name=None):
+@api_function()
+def scale_to_0_1(x: TensorType, elementwise: bool = False, name: str | None = None) -> TensorType:
     """Scale ``x`` into ``[0, 1]`` by the dataset's min and max.
 
     Examples
     --------
-    >>> scaled = pp.scale_to_0_1(inputs["trip_miles"])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"scaled": pp.scale_to_0_1(inputs["miles"])}
+    >>> run_in_memory(fn, {"miles": np.array([1.0, 2.0, 5.0], np.float32)})["scaled"]
+    array([0.  , 0.25, 1.  ], dtype=float32)
     """
     with tf.compat.v1.name_scope(name, "scale_to_0_1"):
         return _scale_by_min_max(x, 0, 1, elementwise)
 
 
 def _scale_by_min_max(x, output_min, output_max, elementwise):
+    output_min = checks.number(output_min, "output_min")
+    output_max = checks.number(output_max, "output_max")
     if output_min >= output_max:
-        raise PreprocessingError("scale_by_min_max: output_min must be less than output_max")
-    x = tf.cast(x, tf.float32)
-    x_min, x_max = _analyzers._min_and_max(x, reduce_instance_dims=not elementwise)
+        raise ArgumentError("output_max", f"must be greater than `output_min` ({output_min:g}); got {output_max:g}")
+    x = tf.cast(_inputs.numeric(x), tf.float32)
+    x_min, x_max = _analyzers._min_and_max(x, reduce_instance_dims=not checks.boolean(elementwise, "elementwise"))
     numerator = x - x_min
     spread = tf.cast(tf.zeros_like(numerator) + tf.cast(x_min < x_max, numerator.dtype), tf.bool)
     scaled = tf.where(spread, numerator / (x_max - x_min), tf.math.sigmoid(x))
     return scaled * (output_max - output_min) + output_min
 
 
-def bucketize(x, num_buckets, epsilon=None, weights=None, elementwise=False, name=None):
+@api_function(unsupported={"weights": "weighted quantiles are not implemented"})
+def bucketize(
+    x: TensorType,
+    num_buckets: int,
+    epsilon: float | None = None,
+    weights: tf.Tensor | None = None,
+    elementwise: bool = False,
+    name: str | None = None,
+) -> TensorType:
     """Bucket ids (int64) of ``x`` by approximate quantiles of the whole dataset.
 
     ``epsilon`` defaults to ``min(1 / num_buckets, 0.01)`` as in tf.Transform.
 
     Examples
     --------
-    >>> bucket = pp.bucketize(inputs["trip_miles"], num_buckets=10)  # doctest: +SKIP
+    >>> fn = lambda inputs: {"bucket": pp.bucketize(inputs["miles"], num_buckets=2)}
+    >>> run_in_memory(fn, {"miles": np.array([1.0, 9.0, 2.0, 8.0], np.float32)})["bucket"]
+    array([0, 1, 0, 1])
     """
     with tf.compat.v1.name_scope(name, "bucketize"):
-        if not isinstance(num_buckets, int):
-            raise PreprocessingError(f"bucketize: num_buckets must be an int; got {type(num_buckets).__name__}")
-        if num_buckets < 1:
-            raise PreprocessingError(f"bucketize: invalid num_buckets {num_buckets}")
+        num_buckets = checks.integer(num_buckets, "num_buckets", minimum=1)
+        elementwise = checks.boolean(elementwise, "elementwise")
         if epsilon is None:
             epsilon = min(1.0 / num_buckets, 0.01)
+        x = _inputs.numeric(x)
         boundaries = _analyzers.quantiles(x, num_buckets, epsilon, weights, reduce_instance_dims=not elementwise)
         if not elementwise:
             return apply_buckets(x, boundaries)
         num_features = x.shape[1:].num_elements()
         boundaries = tf.reshape(boundaries, [num_features, -1])
         flat = tf.reshape(x, [-1, num_features])
-        columns = [
-            apply_buckets(flat[:, i], tf.expand_dims(boundaries[i], 0)) for i in range(num_features)
-        ]
+        columns = [apply_buckets(flat[:, i], tf.expand_dims(boundaries[i], 0)) for i in range(num_features)]
         return tf.reshape(tf.stack(columns, axis=1), [-1] + x.shape[1:].as_list())
 
 
-def apply_buckets(x, bucket_boundaries, name=None):
+@api_function()
+def apply_buckets(x: TensorType, bucket_boundaries: tf.Tensor, name: str | None = None) -> TensorType:
     """Bucket id of each value: the number of boundaries ``<=`` it (int64).
 
     ``bucket_boundaries`` has shape ``[1, n]``; values below the first boundary
@@ -104,12 +131,15 @@ def apply_buckets(x, bucket_boundaries, name=None):
 
     Examples
     --------
-    >>> bucket = pp.apply_buckets(inputs["fare"], [[5.0, 10.0, 20.0]])  # doctest: +SKIP
+    >>> fn = lambda inputs: {"bucket": pp.apply_buckets(inputs["fare"], [[5.0, 10.0, 20.0]])}
+    >>> run_in_memory(fn, {"fare": np.array([1.0, 5.0, 12.0, 30.0], np.float32)})["bucket"]
+    array([0, 1, 2, 3])
     """
     with tf.compat.v1.name_scope(name, "apply_buckets"):
-        boundaries = tf.convert_to_tensor(bucket_boundaries)
+        x = _inputs.numeric(x)
+        boundaries = _inputs.numeric(bucket_boundaries, "bucket_boundaries")
         if boundaries.shape.rank != 2:
-            raise PreprocessingError(f"apply_buckets: bucket_boundaries must have rank 2; got shape {boundaries.shape}")
+            raise ArgumentError("bucket_boundaries", f"must have rank 2 (shape [1, n]); got shape {boundaries.shape}")
         flat_x = tf.reshape(x, [-1])
         flat_boundaries = tf.reshape(boundaries, [-1])
         if flat_x.dtype.max > flat_boundaries.dtype.max:
@@ -123,18 +153,25 @@ def apply_buckets(x, bucket_boundaries, name=None):
         return buckets
 
 
-def hash_strings(strings, hash_buckets, key=None, name=None):
+@api_function()
+def hash_strings(
+    strings: TensorType, hash_buckets: int, key: list[int] | None = None, name: str | None = None
+) -> TensorType:
     """Hash strings into ``hash_buckets`` buckets (int64).
 
     Uses ``tf.strings.to_hash_bucket_fast``, or the keyed
-    ``to_hash_bucket_strong`` when ``key`` is given, as tf.Transform does.
+    ``to_hash_bucket_strong`` when ``key`` (two integers) is given, as tf.Transform does.
 
     Examples
     --------
-    >>> bucket = pp.hash_strings(inputs["company"], hash_buckets=100)  # doctest: +SKIP
+    >>> fn = lambda inputs: {"bucket": pp.hash_strings(inputs["company"], hash_buckets=100)}
+    >>> run_in_memory(fn, {"company": np.array([b"Flash Cab", b"Flash Cab"], object)})["bucket"]
+    array([18, 18])
     """
-    if not isinstance(strings, tf.Tensor) or strings.dtype != tf.string:
-        raise PreprocessingError("hash_strings takes a dense tf.string tensor")
+    strings = _inputs.dense(strings, "strings")
+    if strings.dtype != tf.string:
+        raise ArgumentError("strings", f"must be a tf.string tensor; got a tf.{strings.dtype.name} tensor")
+    hash_buckets = checks.integer(hash_buckets, "hash_buckets", minimum=1)
     name = name or "hash_strings"
     if key is None:
         return tf.strings.to_hash_bucket_fast(strings, hash_buckets, name=name)

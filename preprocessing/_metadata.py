@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 import os
 
-from preprocessing._export import OutputInfo
+from featurebeam_base.columns import OutputColumn
 
-_SCHEMA_TYPES = {"float": "FLOAT", "int": "INT", "string": "BYTES"}
 SCHEMA_FILE = "schema.pbtxt"
 
 
-def schema_pbtxt(outputs: list[OutputInfo]) -> str:
+def schema_pbtxt(outputs: list[OutputColumn]) -> str:
     lines = []
     for info in sorted(outputs, key=lambda o: o.name):
         lines.append("feature {")
         lines.append(f"  name: {json.dumps(info.name)}")
-        lines.append(f"  type: {_SCHEMA_TYPES[info.dtype]}")
+        lines.append(f"  type: {info.feature_type.schema_type}")
         if info.int_domain is not None:
             lines += ["  int_domain {", f"    min: {info.int_domain[0]}", f"    max: {info.int_domain[1]}"]
             lines += ["    is_categorical: true", "  }"]
@@ -42,7 +41,7 @@ def schema_pbtxt(outputs: list[OutputInfo]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_transformed_metadata(directory: str, outputs: list[OutputInfo]) -> None:
+def write_transformed_metadata(directory: str, outputs: list[OutputColumn]) -> None:
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, SCHEMA_FILE), "w") as handle:
         handle.write(schema_pbtxt(outputs))

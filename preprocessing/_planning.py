@@ -16,8 +16,9 @@ from dataclasses import dataclass
 import tensorflow as tf
 
 from analyzers import AnalyzerSpec
+from featurebeam_base.errors import PreprocessingError
 from preprocessing._schema import Schema
-from preprocessing._tracing import PreprocessingError, Trace, trace
+from preprocessing._tracing import Trace, trace
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class Plan:
     @property
     def specs(self) -> list[AnalyzerSpec]:
         return [spec for phase in self.phases for spec in phase]
+
+    def records(self, values: dict) -> list[dict]:
+        """What every analyzer learned, as ``analyzers.json`` records it, in phase order."""
+        return [spec.record(values[spec.key], phase) for phase, specs in enumerate(self.phases) for spec in specs]
 
 
 def _dependencies_by_op(graph: tf.Graph, owner_of_op: dict[str, str]) -> dict[str, frozenset[str]]:

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import tensorflow as tf
 
+from featurebeam_base import types
 from preprocessing._columns import to_feed
 from preprocessing._schema import Schema
 from preprocessing._tracing import trace
@@ -60,8 +61,7 @@ class AnalyzerInputs:
         fetched = {}
         if self._session is not None:
             feed = {
-                tensor: to_feed(batch.column(name), self._schema[name].type)
-                for name, tensor in self._feeds.items()
+                tensor: to_feed(batch.column(name), self._schema[name].type) for name, tensor in self._feeds.items()
             }
             fetched = self._session.run(self._fetches, feed_dict=feed)
         result = {}
@@ -108,18 +108,15 @@ class TransformFn:
             )
         signature_def = meta_graph.signature_def[signature]
         self._inputs = {name: self._graph.get_tensor_by_name(info.name) for name, info in signature_def.inputs.items()}
-        self._outputs = {name: self._graph.get_tensor_by_name(info.name) for name, info in signature_def.outputs.items()}
-        self.input_types = {
-            name: {tf.float32: "float", tf.int64: "int", tf.string: "string"}[tensor.dtype]
-            for name, tensor in self._inputs.items()
+        self._outputs = {
+            name: self._graph.get_tensor_by_name(info.name) for name, info in signature_def.outputs.items()
         }
+        self.input_types = {name: types.of_dtype(tensor.dtype.name).name for name, tensor in self._inputs.items()}
 
     @property
     def output_names(self) -> list[str]:
         return list(self._outputs)
 
     def __call__(self, batch: pa.RecordBatch) -> dict[str, np.ndarray]:
-        feed = {
-            tensor: to_feed(batch.column(name), self.input_types[name]) for name, tensor in self._inputs.items()
-        }
+        feed = {tensor: to_feed(batch.column(name), self.input_types[name]) for name, tensor in self._inputs.items()}
         return self._session.run(self._outputs, feed_dict=feed)

@@ -8,10 +8,8 @@ from typing import Iterable, Mapping
 import numpy as np
 import tensorflow as tf
 
-FEATURE_TYPES = ("float", "int", "string")
-
-_TF_DTYPES = {"float": tf.float32, "int": tf.int64, "string": tf.string}
-_NP_DTYPES = {"float": np.dtype(np.float32), "int": np.dtype(np.int64), "string": np.dtype(object)}
+from featurebeam_base import types
+from featurebeam_base.naming import quote_all
 
 
 @dataclass(frozen=True)
@@ -26,17 +24,21 @@ class Feature:
     default: float | int | str | None = None
 
     def __post_init__(self):
-        if self.type not in FEATURE_TYPES:
-            allowed = ", ".join(repr(t) for t in FEATURE_TYPES)
+        if self.type not in types.FEATURE_TYPES:
+            allowed = quote_all(types.TYPE_NAMES)
             raise ValueError(f"feature {self.name!r}: type must be one of {allowed}; got {self.type!r}")
 
     @property
+    def feature_type(self) -> types.FeatureType:
+        return types.feature_type(self.type)
+
+    @property
     def tf_dtype(self) -> tf.DType:
-        return _TF_DTYPES[self.type]
+        return tf.as_dtype(self.feature_type.dtype)
 
     @property
     def np_dtype(self) -> np.dtype:
-        return _NP_DTYPES[self.type]
+        return self.feature_type.numpy_dtype
 
 
 @dataclass(frozen=True)

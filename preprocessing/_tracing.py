@@ -1,9 +1,11 @@
 """Tracing a preprocessing_fn into a TensorFlow graph.
 
 A preprocessing_fn is traced in TF1 graph mode over one placeholder per raw
-feature. Every analyzer call records an ``AnalyzerCall`` (its spec and the
-tensors it consumes) and returns tensors standing for its result: constants
-when the result is already known (``values``), placeholders otherwise.
+feature. Every analyzer goes through ``apply_analyzer``, the one generic way
+to apply a spec: it records an ``AnalyzerCall`` (the spec and the tensors it
+consumes) and returns one tensor per output the spec declares: a constant
+when the result is already known (``values``), a placeholder otherwise. A
+vocabulary output is the path of its file, as in tf.Transform.
 Analyzers are keyed by their name scope relative to the trace root, so the
 same preprocessing_fn traced again (in another process, in another scope)
 gives every analyzer the same key.
@@ -20,14 +22,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from analyzers import AnalyzerSpec, VocabularySpec, write_vocabulary_file
+from analyzers import AnalyzerSpec, Output, write_vocabulary_file
+from featurebeam_base.errors import PreprocessingError
 from preprocessing._schema import Schema
 
 _LOCAL = threading.local()
-
-
-class PreprocessingError(Exception):
-    """A user error found while tracing a preprocessing_fn."""
 
 
 @dataclass(frozen=True)
@@ -74,50 +73,40 @@ def current_context() -> _TraceContext:
     return context
 
 
-def register_analyzer(
-    make_spec: Callable[[str], AnalyzerSpec],
-    inputs: list[tf.Tensor],
-    outputs: list[tuple[tf.DType, list]],
-) -> list[tf.Tensor]:
-    """Record an analyzer in the current trace and return tensors for its results.
+def apply_analyzer(spec: AnalyzerSpec, inputs: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Record ``spec`` in the current trace; return one tensor per output it declares.
 
     Must be called inside the analyzer's own name scope, which becomes its key.
     """
     context = current_context()
-    spec = make_spec(context.key_here())
+    spec = spec.with_key(context.key_here())
     known = context.values.get(spec.key)
-    if known is not None:
-        tensors = [tf.constant(np.asarray(value), dtype) for value, (dtype, _) in zip(known, outputs)]
-    else:
-        tensors = [
-            tf.compat.v1.placeholder(dtype, shape, name=f"analyzer_output_{i}")
-            for i, (dtype, shape) in enumerate(outputs)
-        ]
+    tensors = []
+    for index, output in enumerate(spec.outputs()):
+        value = None if known is None else known[index]
+        if output.vocabulary_file is not None:
+            tensors.append(_vocabulary_file(context, output, value))
+        elif value is None:
+            tensors.append(tf.compat.v1.placeholder(output.dtype, output.shape, name=f"analyzer_output_{index}"))
+        else:
+            tensors.append(tf.constant(np.asarray(value), output.dtype))
     context.calls.append(AnalyzerCall(spec, tuple(inputs), tuple(tensors)))
     return tensors
 
 
-def register_vocabulary(spec_for_key: Callable[[str], VocabularySpec], tokens: tf.Tensor) -> tf.Tensor:
-    """Record a vocabulary analyzer; returns a scalar string tensor naming it.
-
-    Like tf.Transform, the result is the vocabulary's file name; pass it to
-    ``apply_vocabulary``. In an exported graph it is the path of an asset file.
-    """
-    context = current_context()
-    spec = spec_for_key(context.key_here())
-    known = context.values.get(spec.key)
-    if known is None:
+def _vocabulary_file(context: _TraceContext, output: Output, tokens) -> tf.Tensor:
+    """The vocabulary's file name: unknown (a placeholder), in memory, or an asset when exporting."""
+    if tokens is None:
         filename = tf.compat.v1.placeholder(tf.string, [], name="vocabulary_file")
         context.vocabularies[filename.ref()] = None
-    elif context.asset_dir is not None:
-        filename = _vocabulary_asset(context, spec.vocab_filename, known[0])
+        return filename
+    if context.asset_dir is not None:
+        filename = _vocabulary_asset(context, output.vocabulary_file, tokens)
         context.vocabularies[filename.ref()] = filename
     else:
-        filename = tf.constant(spec.vocab_filename, tf.string, name="vocabulary_file")
-        context.vocabularies[filename.ref()] = np.asarray(known[0], dtype=object)
-    if known is not None:
-        context.vocabulary_sizes[filename.ref()] = len(known[0])
-    context.calls.append(AnalyzerCall(spec, (tokens,), (filename,)))
+        filename = tf.constant(output.vocabulary_file, tf.string, name="vocabulary_file")
+        context.vocabularies[filename.ref()] = np.asarray(tokens, dtype=object)
+    context.vocabulary_sizes[filename.ref()] = len(tokens)
     return filename
 
 
@@ -259,8 +248,7 @@ def raw_placeholders(schema: Schema) -> dict[str, tf.Tensor]:
     """One ``[None]`` placeholder per raw feature, named after it (in scope ``inputs``)."""
     with tf.compat.v1.name_scope("inputs/"):
         return {
-            f.name: tf.compat.v1.placeholder(f.tf_dtype, [None], name=_safe_op_name(f.name))
-            for f in schema.features
+            f.name: tf.compat.v1.placeholder(f.tf_dtype, [None], name=_safe_op_name(f.name)) for f in schema.features
         }
 
 

@@ -2,77 +2,75 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable, Iterable
+from typing import Any, Literal
 
 import numpy as np
 import tensorflow as tf
 
 from analyzers import VocabularySpec
-from preprocessing._tracing import (
-    PreprocessingError,
-    annotate_int_domain,
-    lookup_vocabulary,
-    register_vocabulary,
-    vocabulary_size,
-)
+from featurebeam_base import checks
+from featurebeam_base.errors import PreprocessingError
+from preprocessing import _inputs
+from preprocessing._api import TensorType, api_function
+from preprocessing._tracing import annotate_int_domain, apply_analyzer, lookup_vocabulary, vocabulary_size
 
-_UNSUPPORTED_OPTIONS = (
-    "weights",
-    "labels",
-    "use_adjusted_mutual_info",
-    "coverage_top_k",
-    "coverage_frequency_threshold",
-    "key_fn",
-    "reserved_tokens",
-)
-
-
-def _sanitized_filename(name: str, prefix: str = "") -> str:
-    """A file-name-safe vocabulary name, as tf.Transform sanitizes them."""
-    return prefix + re.sub(r"[\s-]+", "-", re.sub(r"[^\w\s-]", "_", name))
+_NOT_YET = "not implemented yet"
+_UNSUPPORTED_OPTIONS = {
+    "store_frequency": _NOT_YET,
+    "reserved_tokens": _NOT_YET,
+    "weights": "weighted vocabularies are not implemented yet",
+    "labels": "supervised (mutual information) vocabularies are not implemented yet",
+    "use_adjusted_mutual_info": "it applies to `labels`, which are not implemented yet",
+    "min_diff_from_avg": "it applies to `labels`, which are not implemented yet",
+    "coverage_top_k": _NOT_YET,
+    "coverage_frequency_threshold": _NOT_YET,
+    "key_fn": _NOT_YET,
+    "fingerprint_shuffle": _NOT_YET,
+}
+FILE_FORMATS = ("text", "tfrecord_gzip")
 
 
-def _tokens(x: tf.Tensor, analyzer: str) -> tf.Tensor:
-    if not isinstance(x, tf.Tensor):
-        raise PreprocessingError(f"pp.{analyzer} takes a dense tf.Tensor; got {type(x).__name__}")
-    if x.dtype == tf.string:
-        return x
-    if x.dtype.is_integer:
-        return tf.strings.as_string(x)
-    raise PreprocessingError(f"pp.{analyzer} takes a tf.string or integer tensor; got {x.dtype.name}")
+def _check_file_format(file_format) -> None:
+    if checks.choice(file_format, "file_format", FILE_FORMATS) != "text":
+        raise PreprocessingError(f"`file_format` {file_format!r} is not supported yet; use 'text'")
 
 
-def _check_options(options: dict, analyzer: str) -> None:
-    for option in _UNSUPPORTED_OPTIONS:
-        if options.get(option) not in (None, False, 0, 0.0):
-            raise PreprocessingError(f"pp.{analyzer}: option {option!r} is not supported yet")
-
-
+@api_function(unsupported=_UNSUPPORTED_OPTIONS)
 def vocabulary(
-    x,
+    x: TensorType,
     *,
-    top_k=None,
-    frequency_threshold=None,
-    vocab_filename=None,
-    store_frequency=False,
-    file_format="text",
-    name=None,
-    **unsupported,
-):
+    top_k: int | None = None,
+    frequency_threshold: int | None = None,
+    vocab_filename: str | None = None,
+    store_frequency: bool | None = False,
+    reserved_tokens: Iterable[str] | tf.Tensor | None = None,
+    weights: tf.Tensor | None = None,
+    labels: TensorType | None = None,
+    use_adjusted_mutual_info: bool = False,
+    min_diff_from_avg: int | None = None,
+    coverage_top_k: int | None = None,
+    coverage_frequency_threshold: int | None = None,
+    key_fn: Callable[[Any], Any] | None = None,
+    fingerprint_shuffle: bool | None = False,
+    file_format: Literal["text", "tfrecord_gzip"] = "text",
+    name: str | None = None,
+) -> tf.Tensor:
     """Compute the vocabulary of ``x`` over the whole dataset.
 
     Tokens are ordered by descending count, ties by descending token bytes,
-    as tf.Transform orders them.
+    as tf.Transform orders them. Empty tokens and tokens holding a newline are
+    left out, as tf.Transform's text vocabulary files cannot hold them.
 
     Parameters
     ----------
-    x : tf.Tensor
+    x
         tf.string or integer tensor of any shape; every element is a token.
-    top_k : int, optional
+    top_k
         Keep only the ``top_k`` most frequent tokens.
-    frequency_threshold : int, optional
+    frequency_threshold
         Keep only tokens seen at least this many times.
-    vocab_filename : str, optional
+    vocab_filename
         Asset file name; by default derived from the name scope.
 
     Returns
@@ -82,42 +80,33 @@ def vocabulary(
 
     Examples
     --------
-    >>> vocab = pp.vocabulary(inputs["company"], top_k=100)  # doctest: +SKIP
-    >>> ids = pp.apply_vocabulary(inputs["company"], vocab, num_oov_buckets=1)  # doctest: +SKIP
+    >>> def fn(inputs):
+    ...     vocab = pp.vocabulary(inputs["company"], top_k=2)
+    ...     return {"id": pp.apply_vocabulary(inputs["company"], vocab, num_oov_buckets=1)}
+    >>> companies = np.array([b"Flash", b"Blue", b"Flash", b"Sun", b"Blue", b"Flash"], object)
+    >>> run_in_memory(fn, {"company": companies})["id"]
+    array([0, 1, 0, 2, 1, 0])
     """
-    _check_options(unsupported, "vocabulary")
-    if store_frequency:
-        raise PreprocessingError("pp.vocabulary: store_frequency=True is not supported yet")
-    if file_format != "text":
-        raise PreprocessingError(f"pp.vocabulary: file_format must be 'text'; got {file_format!r}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 0):
-        raise PreprocessingError(f"pp.vocabulary: top_k must be a non-negative int; got {top_k!r}")
-    if frequency_threshold is not None and frequency_threshold < 0:
-        raise PreprocessingError(f"pp.vocabulary: frequency_threshold must be >= 0; got {frequency_threshold!r}")
-    tokens = _tokens(x, "vocabulary")
+    _check_file_format(file_format)
+    x = _inputs.tokens(x)
     with tf.compat.v1.name_scope(name, "vocabulary"):
-        return register_vocabulary(
-            lambda key: VocabularySpec(
-                key,
-                top_k,
-                frequency_threshold,
-                _sanitized_filename(vocab_filename) if vocab_filename else _sanitized_filename(key, "vocab_"),
-                "string" if x.dtype == tf.string else "int",
-            ),
-            tokens,
-        )
+        dtype = "string" if x.dtype == tf.string else "int"
+        tokens = x if x.dtype == tf.string else tf.strings.as_string(x)  # integers are counted as their digits
+        spec = VocabularySpec(top_k, frequency_threshold, vocab_filename, dtype)
+        return apply_analyzer(spec, [tokens])[0]
 
 
+@api_function(unsupported={"lookup_fn": _NOT_YET})
 def apply_vocabulary(
-    x,
-    deferred_vocab_filename_tensor,
+    x: TensorType,
+    deferred_vocab_filename_tensor: tf.Tensor,
     *,
-    default_value=-1,
-    num_oov_buckets=0,
-    lookup_fn=None,
-    file_format="text",
-    name=None,
-):
+    default_value: Any = -1,
+    num_oov_buckets: int = 0,
+    lookup_fn: Callable | None = None,
+    file_format: Literal["text", "tfrecord_gzip"] = "text",
+    name: str | None = None,
+) -> TensorType:
     """Map each token of ``x`` to its id in a vocabulary.
 
     Tokens missing from the vocabulary get ``default_value`` or, with
@@ -126,14 +115,15 @@ def apply_vocabulary(
 
     Examples
     --------
-    >>> ids = pp.apply_vocabulary(inputs["company"], pp.vocabulary(inputs["company"]))  # doctest: +SKIP
+    >>> def fn(inputs):
+    ...     return {"id": pp.apply_vocabulary(inputs["c"], pp.vocabulary(inputs["c"]), default_value=-1)}
+    >>> run_in_memory(fn, {"c": np.array([b"b", b"a", b"b"], object)})["id"]
+    array([0, 1, 0])
     """
-    if lookup_fn is not None:
-        raise PreprocessingError("pp.apply_vocabulary: lookup_fn is not supported yet")
-    if file_format != "text":
-        raise PreprocessingError(f"pp.apply_vocabulary: file_format must be 'text'; got {file_format!r}")
-    if not isinstance(x, tf.Tensor) or not (x.dtype == tf.string or x.dtype.is_integer):
-        raise PreprocessingError("pp.apply_vocabulary takes a dense tf.string or integer tensor")
+    _check_file_format(file_format)
+    x = _inputs.tokens(x)
+    num_oov_buckets = checks.integer(num_oov_buckets, "num_oov_buckets", minimum=0)
+    checks.integer(default_value, "default_value")
     with tf.compat.v1.name_scope(name, "apply_vocab"):
         kind, vocab = lookup_vocabulary(deferred_vocab_filename_tensor)
         if kind == "unknown":
@@ -160,7 +150,7 @@ def apply_vocabulary(
         ids = table.lookup(keys)
         size = vocabulary_size(deferred_vocab_filename_tensor)
         if size is not None:
-            lowest = 0 if num_oov_buckets > 0 else min(0, int(default_value))
+            lowest = 0 if num_oov_buckets > 0 else np.minimum(0, int(default_value))
             annotate_int_domain(ids, lowest, size - 1 + num_oov_buckets)
         return ids
 
@@ -174,23 +164,35 @@ def _in_memory_initializer(tokens: np.ndarray, key_dtype: tf.DType):
     return tf.lookup.KeyValueTensorInitializer(keys, ids, key_dtype=key_dtype, value_dtype=tf.int64)
 
 
+@api_function(unsupported=_UNSUPPORTED_OPTIONS)
 def compute_and_apply_vocabulary(
-    x,
+    x: TensorType,
     *,
-    default_value=-1,
-    top_k=None,
-    frequency_threshold=None,
-    num_oov_buckets=0,
-    vocab_filename=None,
-    file_format="text",
-    name=None,
-    **unsupported,
-):
+    default_value: Any = -1,
+    top_k: int | None = None,
+    frequency_threshold: int | None = None,
+    num_oov_buckets: int = 0,
+    vocab_filename: str | None = None,
+    weights: tf.Tensor | None = None,
+    labels: tf.Tensor | None = None,
+    use_adjusted_mutual_info: bool = False,
+    min_diff_from_avg: float = 0.0,
+    coverage_top_k: int | None = None,
+    coverage_frequency_threshold: int | None = None,
+    key_fn: Callable[[Any], Any] | None = None,
+    fingerprint_shuffle: bool = False,
+    file_format: Literal["text", "tfrecord_gzip"] = "text",
+    store_frequency: bool | None = False,
+    reserved_tokens: Iterable[str] | tf.Tensor | None = None,
+    name: str | None = None,
+) -> TensorType:
     """Compute a vocabulary of ``x`` and map ``x`` to token ids (int64).
 
     Examples
     --------
-    >>> ids = pp.compute_and_apply_vocabulary(inputs["company"], top_k=100, num_oov_buckets=1)  # doctest: +SKIP
+    >>> fn = lambda inputs: {"id": pp.compute_and_apply_vocabulary(inputs["c"], top_k=1, num_oov_buckets=1)}
+    >>> run_in_memory(fn, {"c": np.array([b"b", b"a", b"b"], object)})["id"]
+    array([0, 1, 0])
     """
     with tf.compat.v1.name_scope(name, "compute_and_apply_vocabulary"):
         deferred = vocabulary(
@@ -199,7 +201,6 @@ def compute_and_apply_vocabulary(
             frequency_threshold=frequency_threshold,
             vocab_filename=vocab_filename,
             file_format=file_format,
-            **unsupported,
         )
         return apply_vocabulary(
             x, deferred, default_value=default_value, num_oov_buckets=num_oov_buckets, file_format=file_format

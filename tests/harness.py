@@ -18,7 +18,6 @@ from beam_jobs import AnalyzeAndTransformDataset
 from preprocessing import engine
 
 
-
 def _dump(element, directory):
     with open(os.path.join(directory, uuid.uuid4().hex), "wb") as handle:
         pickle.dump(element, handle)
@@ -49,7 +48,9 @@ def columns_to_batches(columns: dict[str, np.ndarray], schema: pp.Schema, batch_
         arrays = {}
         for feature in schema.features:
             values = columns[feature.name][start : start + batch_size]
-            arrays[feature.name] = pa.array(values, type=engine.arrow_type(feature.type) if feature.type != "string" else pa.string())
+            arrays[feature.name] = pa.array(
+                values, type=engine.arrow_type(feature.type) if feature.type != "string" else pa.string()
+            )
         batches.append(pa.record_batch(arrays))
     return batches
 
@@ -68,13 +69,16 @@ def run_featurebeam(fn, schema, columns, *, batch_size=97, output_dir=None, opti
         return outputs
 
     with beam.Pipeline(options=options) as pipeline:
-        transformed, _ = (pipeline | beam.Create(batches, reshuffle=False), schema_with_row) | AnalyzeAndTransformDataset(
-            with_row, output_dir
-        )
+        transformed, _ = (
+            pipeline | beam.Create(batches, reshuffle=False),
+            schema_with_row,
+        ) | AnalyzeAndTransformDataset(with_row, output_dir)
         results = collect(transformed)
     table = pa.Table.from_batches(collected(results))
     order = np.argsort(table.column("row_id_").to_numpy())
-    return {name: engine.from_arrow(table.column(name))[order] for name in table.column_names if name != "row_id_"}, output_dir
+    return {
+        name: engine.from_arrow(table.column(name))[order] for name in table.column_names if name != "row_id_"
+    }, output_dir
 
 
 def run_tft(fn, schema, columns):

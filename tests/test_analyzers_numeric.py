@@ -28,13 +28,13 @@ RTOL = 1e-6
 def make_spec(family: str, x: np.ndarray, reduce_instance_dims: bool):
     feature_shape = tuple(x.shape[1:])
     if family == "mean_var":
-        return MeanAndVarSpec("k", feature_shape, reduce_instance_dims, "float32")
+        return MeanAndVarSpec(feature_shape, reduce_instance_dims, "float32", key="k")
     if family == "min_max":
-        return MinMaxSpec("k", feature_shape, reduce_instance_dims, x.dtype.name)
+        return MinMaxSpec(feature_shape, reduce_instance_dims, x.dtype.name, key="k")
     if family == "sum":
-        return SumSpec("k", feature_shape, reduce_instance_dims, x.dtype.name)
+        return SumSpec(feature_shape, reduce_instance_dims, x.dtype.name, key="k")
     if family == "size":
-        return SizeSpec("k", feature_shape, reduce_instance_dims)
+        return SizeSpec(feature_shape, reduce_instance_dims, key="k")
     raise ValueError(family)
 
 
@@ -146,9 +146,7 @@ def assert_outputs(family, actual, x, reduce_instance_dims, *, rtol=RTOL, atol=(
         if family in ("min_max", "size") or np.dtype(dtype).kind == "i":
             np.testing.assert_array_equal(got, want, err_msg=f"output {i}")
         else:
-            np.testing.assert_allclose(
-                got, want, rtol=rtol, atol=atol[min(i, len(atol) - 1)], err_msg=f"output {i}"
-            )
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol[min(i, len(atol) - 1)], err_msg=f"output {i}")
 
 
 # -- datasets --------------------------------------------------------------------
@@ -288,7 +286,7 @@ def test_nan_and_infinity_semantics_by_hand():
 
 
 def test_nan_in_one_shard_propagates_through_merge():
-    spec = MinMaxSpec("k", (2,), False, "float32")
+    spec = MinMaxSpec((2,), False, "float32", key="k")
     clean = accumulate(spec, [np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)])
     dirty = accumulate(spec, [np.array([[np.nan, 0.5]], np.float32)])
     for first, second in ((clean, dirty), (dirty, clean)):
@@ -296,7 +294,7 @@ def test_nan_in_one_shard_propagates_through_merge():
         np.testing.assert_array_equal(minimum, np.array([np.nan, 0.5], np.float32))
         np.testing.assert_array_equal(maximum, np.array([np.nan, 4.0], np.float32))
 
-    spec = SumSpec("k", (2,), False, "float32")
+    spec = SumSpec((2,), False, "float32", key="k")
     clean = accumulate(spec, [np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)])
     dirty = accumulate(spec, [np.array([[np.nan, 0.5]], np.float32)])
     (total,) = spec.extract(spec.merge(clean, dirty))
@@ -306,14 +304,14 @@ def test_nan_in_one_shard_propagates_through_merge():
 def test_constant_column_variance_is_exactly_zero():
     rng = np.random.default_rng(7)
     x = _constant_columns(rng)
-    spec = MeanAndVarSpec("k", (3,), False, "float32")
+    spec = MeanAndVarSpec((3,), False, "float32", key="k")
     accumulators = sharded_accumulators(spec, x, 7, rng)
     mean, var = spec.extract(merge_tree(spec, accumulators))
     assert var[1] == 0.0 and var[2] == 0.0
     assert mean[1] == np.float32(3.7) and mean[2] == np.float32(-0.1)
     assert var[0] > 0.5
 
-    spec = MeanAndVarSpec("k", (), True, "float32")
+    spec = MeanAndVarSpec((), True, "float32", key="k")
     constant = np.full(1000, 0.1, np.float32)
     mean, var = spec.extract(merge_forward(spec, sharded_accumulators(spec, constant, 7, rng)))
     assert var == 0.0 and mean == np.float32(0.1)
@@ -323,7 +321,7 @@ def test_large_offset_variance_is_accurate():
     """Values around 1e6 with std 1, added a few rows at a time: Chan's merge keeps var exact."""
     rng = np.random.default_rng(11)
     x = (1e6 + rng.normal(0.0, 1.0, size=(3000, 2))).astype(np.float32)
-    spec = MeanAndVarSpec("k", (2,), False, "float32")
+    spec = MeanAndVarSpec((2,), False, "float32", key="k")
     accumulators = [accumulate(spec, [x[i : i + 3]]) for i in range(0, len(x), 3)]
     mean, var = spec.extract(merge_tree(spec, [roundtrip(a) for a in accumulators]))
     x64 = x.astype(np.float64)
@@ -333,10 +331,8 @@ def test_large_offset_variance_is_accurate():
 
     # Same on int64 values around 1e9, where E[x^2] - E[x]^2 even in float64 is noise.
     ints = 10**9 + rng.integers(-3, 4, size=5000, dtype=np.int64)
-    spec = MeanAndVarSpec("k", (), True, "float32")
-    mean, var = spec.extract(
-        merge_forward(spec, [accumulate(spec, [ints[i : i + 7]]) for i in range(0, 5000, 7)])
-    )
+    spec = MeanAndVarSpec((), True, "float32", key="k")
+    mean, var = spec.extract(merge_forward(spec, [accumulate(spec, [ints[i : i + 7]]) for i in range(0, 5000, 7)]))
     np.testing.assert_allclose(var, np.var(ints.astype(np.float64)), rtol=RTOL)
     np.testing.assert_allclose(mean, np.float32(np.mean(ints.astype(np.float64))), rtol=RTOL)
 
@@ -396,9 +392,7 @@ def check_merged_equals_one_pass(family, data):
     spec = make_spec(family, x, reduce_instance_dims)
     shards = np.split(x, cuts)
     accumulators = [
-        roundtrip(
-            accumulate(spec, (shard[i : i + batch_size] for i in range(0, max(len(shard), 1), batch_size)))
-        )
+        roundtrip(accumulate(spec, (shard[i : i + batch_size] for i in range(0, max(len(shard), 1), batch_size))))
         for shard in shards
     ]
     merged = merge_forward(spec, [accumulators[i] for i in order])

@@ -59,9 +59,7 @@ def assert_count_schema(table: pa.Table):
     assert table.schema.field("count").type == pa.int64()
 
 
-def random_tokens(
-    rng, n: int, *, alphabet="abcdefghijklmnopqrstuvwxyzé0123456789 _-", max_len=12
-) -> list[str]:
+def random_tokens(rng, n: int, *, alphabet="abcdefghijklmnopqrstuvwxyzé0123456789 _-", max_len=12) -> list[str]:
     letters = np.array(list(alphabet))
     lengths = rng.integers(1, max_len + 1, size=n)
     return ["".join(rng.choice(letters, size=k)) for k in lengths]
@@ -270,9 +268,7 @@ def test_shard_ids_are_stable_across_calls_and_batch_compositions():
             "numpy_str": np.array(as_strings, dtype=object),
             "sliced": pa.array([b"junk" * 7] * 3 + picked + [b"tail"], pa.binary()).slice(3, size),
             "sliced_string": pa.array(["pad", "ding"] + as_strings).slice(2, size),
-            "chunked": pa.chunked_array(
-                [pa.array(as_strings[: size // 2]), pa.array(as_strings[size // 2 :])]
-            ),
+            "chunked": pa.chunked_array([pa.array(as_strings[: size // 2]), pa.array(as_strings[size // 2 :])]),
         }
         for kind, batch in batches.items():
             ids = vocab.shard_ids(batch, 16)
@@ -280,9 +276,7 @@ def test_shard_ids_are_stable_across_calls_and_batch_compositions():
             assert ids.tolist() == [expected[t] for t in picked], f"trial {trial}, {kind}"
         window = big.slice(offset, length)
         assert window.offset == offset
-        assert vocab.shard_ids(window, 16).tolist() == [
-            expected[t] for t in universe[offset : offset + length]
-        ]
+        assert vocab.shard_ids(window, 16).tolist() == [expected[t] for t in universe[offset : offset + length]]
 
 
 @pytest.mark.slow
@@ -370,9 +364,7 @@ def sharded_vocabulary(batches, num_shards, top_k, frequency_threshold) -> pa.Ta
     for batch in batches:
         for shard, table in vocab.split_by_shard(vocab.count_tokens(batch), num_shards):
             per_shard[shard].append(table)
-    selected = [
-        vocab.select(vocab.merge_counts(tables), top_k, frequency_threshold) for tables in per_shard.values()
-    ]
+    selected = [vocab.select(vocab.merge_counts(tables), top_k, frequency_threshold) for tables in per_shard.values()]
     return vocab.select(vocab.merge_counts(selected), top_k, frequency_threshold)
 
 

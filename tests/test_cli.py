@@ -126,8 +126,11 @@ def run_output(workspace):
     return workspace["root"] / "out" / "run", result
 
 
+ANALYZERS_JSON = os.path.join("transform_fn", "assets.extra", "analyzers.json")
+
+
 def analyzers_of(output) -> dict:
-    with open(os.path.join(output, "analyzers.json")) as handle:
+    with open(os.path.join(output, ANALYZERS_JSON)) as handle:
         return {record["key"]: record for record in json.load(handle)["analyzers"]}
 
 
@@ -147,7 +150,6 @@ def hand_vocabulary(tokens) -> list[bytes]:
 def test_run_writes_the_layout_and_run_json(run_output, workspace):
     output, result = run_output
     assert sorted(os.listdir(output)) == [
-        "analyzers.json",
         "run.json",
         "transform_fn",
         "transformed_data",
@@ -277,7 +279,6 @@ def test_transform_applies_an_existing_transform_fn(run_output, workspace, tmp_p
     assert result.stdout == ""
     out = tmp_path / "eval_out"
     assert sorted(os.listdir(out)) == [
-        "analyzers.json",
         "run.json",
         "transform_fn",
         "transformed_data",
@@ -313,7 +314,6 @@ def test_analyze_writes_only_the_transform_fn(workspace, tmp_path):
     result = featurebeam("analyze", workspace["job"], "--set", f"output.path={tmp_path / 'fn_only'}")
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(tmp_path / "fn_only")) == [
-        "analyzers.json",
         "run.json",
         "transform_fn",
         "transformed_metadata",
@@ -376,7 +376,7 @@ def test_multi_process_runner_gives_the_same_results(run_output, workspace, tmp_
     assert result.returncode == 0, result.stderr
     assert json.loads((tmp_path / "mp" / "run.json").read_text())["rows"] == {"read": 1200, "written": 1200}
     # Determinism: the same analyzer values and vocabulary files, byte for byte, from worker processes.
-    assert (tmp_path / "mp" / "analyzers.json").read_bytes() == (output / "analyzers.json").read_bytes()
+    assert (tmp_path / "mp" / ANALYZERS_JSON).read_bytes() == (output / ANALYZERS_JSON).read_bytes()
     assets = sorted(os.listdir(output / "transform_fn" / "assets"))
     assert assets == sorted(os.listdir(tmp_path / "mp" / "transform_fn" / "assets")) and assets
     for name in assets:
@@ -497,7 +497,7 @@ def test_progress_on_a_terminal(workspace, tmp_path):
     assert "\rrun: rows read 1,200 · phase1 1,200 · transform 1,200 · written 1,200" in progress
 
 
-def test_inspect_falls_back_to_the_values_recorded_in_the_transform_fn(run_output, tmp_path):
+def test_inspect_reads_a_transform_fn_alone(run_output, tmp_path):
     import shutil
 
     from beam_jobs._inspect import format_inspection, inspect_output
@@ -511,7 +511,7 @@ def test_inspect_falls_back_to_the_values_recorded_in_the_transform_fn(run_outpu
     assert records.keys() == expected.keys()
     assert records["fare_z/mean_and_var"]["values"] == pytest.approx(expected["fare_z/mean_and_var"]["values"])
     assert records["company_vocab/vocabulary"]["top_tokens"] == expected["company_vocab/vocabulary"]["top_tokens"]
-    assert "Analyzers (5):" in format_inspection(info)
+    assert "Analyzers (5, in 2 phases):" in format_inspection(info)
 
 
 def test_empty_input_is_an_error_and_writes_nothing(tmp_path):

@@ -38,14 +38,14 @@ def make_columns(rng, n: int) -> dict[str, np.ndarray]:
 
 
 SPECS = [
-    MeanAndVarSpec("mean_var_dense", (3,), False, "float32"),
-    MinMaxSpec("min_max_ints", (), True, "int64"),
-    MinMaxSpec("min_max_dense", (3,), False, "float32"),
-    SumSpec("sum_scalar", (), True, "float32"),
-    SumSpec("sum_ints", (), False, "int64"),
-    SizeSpec("size_dense", (3,), True),
-    MeanAndVarSpec("mean_var_ints", (), True, "float32"),
-    QuantilesSpec("quantiles_scalar", 5, 0.01, (), True),
+    MeanAndVarSpec((3,), False, "float32", key="mean_var_dense"),
+    MinMaxSpec((), True, "int64", key="min_max_ints"),
+    MinMaxSpec((3,), False, "float32", key="min_max_dense"),
+    SumSpec((), True, "float32", key="sum_scalar"),
+    SumSpec((), False, "int64", key="sum_ints"),
+    SizeSpec((3,), True, key="size_dense"),
+    MeanAndVarSpec((), True, "float32", key="mean_var_ints"),
+    QuantilesSpec(5, 0.01, (), True, key="quantiles_scalar"),
 ]
 SOURCE = {
     "mean_var_dense": "dense",
@@ -273,9 +273,7 @@ def test_token_counts_of_nothing():
     combine_fn = TokenCountsCombineFn()
     result = combine_fn.extract_output(combine_fn.create_accumulator())
     assert result.num_rows == 0
-    assert list(vocab.tokens_of(vocab.select(result, None, None))) == [
-        b"49d0cd50-04bb-48c0-bc6f-5b575dce351a"
-    ]
+    assert list(vocab.tokens_of(vocab.select(result, None, None))) == [b"49d0cd50-04bb-48c0-bc6f-5b575dce351a"]
 
 
 # -- in a real Beam pipeline -----------------------------------------------------

@@ -10,14 +10,12 @@ import textwrap
 import pytest
 import yaml
 
-from beam_jobs._config import (
-    ConfigError,
-    DeclarativeFn,
-    load_job,
-    load_preprocessing_fn,
-    preprocessing_fn_of,
-)
+from beam_jobs._declarative import DeclarativeFn
+from beam_jobs._job import load_job
+from beam_jobs._prepare import preprocessing_fn_of
 from beam_jobs._runner_options import resolved_options
+from beam_jobs._user_code import load_preprocessing_fn
+from featurebeam_base.errors import ConfigError
 
 MINIMAL = {
     "input": {"path": "data/*.parquet"},
@@ -66,13 +64,13 @@ def test_bad_choice_suggests_nearest_value(tmp_path):
 def test_unknown_key_suggests_nearest_key(tmp_path):
     job = with_(MINIMAL, "output.fromat", "parquet")
     message = error_of(tmp_path, job)
-    assert message.startswith("`output.fromat` is not a valid key; did you mean `output.format`?")
+    assert message.startswith("`output.fromat` is not a valid key (did you mean `output.format`?)")
     assert "'format', 'num_shards', 'path'" in message
 
 
 def test_unknown_top_level_key(tmp_path):
     message = error_of(tmp_path, {**MINIMAL, "pipline_options": {}})
-    assert "`pipline_options` is not a valid key; did you mean `pipeline_options`?" in message
+    assert "`pipline_options` is not a valid key (did you mean `pipeline_options`?)" in message
 
 
 def test_missing_required_key(tmp_path):
@@ -97,7 +95,7 @@ def test_schema_entries(tmp_path):
     message = error_of(tmp_path, with_(MINIMAL, "input.schema", {"fare": {"type": "float", "default": "zero"}}))
     assert message == "`input.schema.fare.default` must be a number (the column is float); got 'zero'"
     message = error_of(tmp_path, with_(MINIMAL, "input.schema", {"fare": {"typ": "float"}}))
-    assert "`input.schema.fare.typ` is not a valid key; did you mean `input.schema.fare.type`?" in message
+    assert "`input.schema.fare.typ` is not a valid key (did you mean `input.schema.fare.type`?)" in message
 
 
 def test_needs_exactly_one_of_fn_and_features(tmp_path):
@@ -120,20 +118,66 @@ def features_job(*features) -> dict:
     return {**job, "features": list(features)}
 
 
+SCHEMA_TYPES = {"fare": "float", "miles": "float", "c": "string", "company": "string", "hour": "int"}
+
+
+def declarative_error_of(tmp_path, job: dict) -> str:
+    """The message of the first error building and tracing a declarative job's fn, as `run` would."""
+    import preprocessing as pp
+    from beam_jobs._prepare import trace_and_plan
+
+    with pytest.raises(ConfigError) as caught:
+        fn = preprocessing_fn_of(load_job(write_job(tmp_path, job)))
+        trace_and_plan(fn, pp.Schema.of(SCHEMA_TYPES))
+    return str(caught.value)
+
+
 def test_feature_transform_typo(tmp_path):
-    message = error_of(tmp_path, features_job({"name": "fare", "transform": "scale_to_zscore"}))
-    assert message.startswith("`features[0].transform` must be one of 'identity', 'scale_to_z_score'")
+    message = declarative_error_of(tmp_path, features_job({"name": "fare", "transform": "scale_to_zscore"}))
+    assert message.startswith("`features[0].transform` must be one of 'identity', 'apply_buckets', 'bucketize'")
     assert message.endswith("got 'scale_to_zscore' (did you mean 'scale_to_z_score'?)")
+
+
+def test_features_can_use_every_pp_function_that_makes_a_feature():
+    import preprocessing as pp
+    from beam_jobs._declarative import NOT_DECLARATIVE, transforms
+
+    functions = {name for name in pp.__all__ if callable(getattr(pp, name)) and name[0].islower()}
+    assert set(transforms()) == {"identity"} | (functions - set(NOT_DECLARATIVE))
+    assert "scale_to_z_score" in transforms() and "histogram" not in transforms()
 
 
 def test_feature_parameters_are_checked_per_transform(tmp_path):
     ok = {"name": "fare", "transform": "scale_to_z_score"}
-    message = error_of(tmp_path, features_job(ok, {"name": "miles", "transform": "bucketize"}))
+    message = declarative_error_of(tmp_path, features_job(ok, {"name": "miles", "transform": "bucketize"}))
     assert message == "`features[1].num_buckets` is required"
-    message = error_of(tmp_path, features_job({"name": "c", "transform": "compute_and_apply_vocabulary", "topk": 3}))
-    assert "`features[0].topk` is not a valid key; did you mean `features[0].top_k`?" in message
-    message = error_of(tmp_path, features_job({"name": "c", "transform": "hash_strings", "hash_buckets": -1}))
-    assert message == "`features[0].hash_buckets` must be an integer >= 1; got -1"
+    job = features_job({"name": "c", "transform": "compute_and_apply_vocabulary", "topk": 3})
+    assert "`features[0].topk` is not a valid key (did you mean `features[0].top_k`?)" in declarative_error_of(
+        tmp_path, job
+    )
+    job = features_job({"name": "c", "transform": "hash_strings", "hash_buckets": -1})
+    assert declarative_error_of(tmp_path, job) == "`features[0].hash_buckets` must be an integer >= 1; got -1"
+    job = features_job({"name": "miles", "transform": "bucketize", "num_buckets": 4, "epsilon": 2})
+    assert declarative_error_of(tmp_path, job) == "`features[0].epsilon` must be a number in (0, 1); got 2"
+    job = features_job({"name": "c", "transform": "compute_and_apply_vocabulary", "labels": "fare"})
+    message = declarative_error_of(tmp_path, job)
+    assert message.startswith("`features[0]`: pp.compute_and_apply_vocabulary: `labels` is not supported yet")
+
+
+def test_feature_parameters_take_tf_transform_defaults_and_columns(tmp_path):
+    import preprocessing as pp
+    from beam_jobs._prepare import trace_and_plan
+
+    job = features_job(
+        {"name": "fare", "transform": "scale_by_min_max", "output_min": -1},  # output_max: tf.Transform's 1.0
+        {"name": "fare", "transform": "mean", "output": "fare_mean"},  # an analyzer: its value on every row
+        {"name": "miles", "transform": "apply_buckets", "bucket_boundaries": [[1, 5]], "output": "miles_b"},
+    )
+    fn = preprocessing_fn_of(load_job(write_job(tmp_path, job)))
+    plan, traced = trace_and_plan(fn, pp.Schema.of(SCHEMA_TYPES))
+    assert sorted(traced.outputs) == ["fare", "fare_mean", "miles_b"]
+    assert traced.outputs["fare_mean"].shape.as_list() == [None]
+    assert [spec.kind for spec in plan.specs] == ["min_and_max", "mean_and_var"]
 
 
 def test_feature_outputs_must_be_unique(tmp_path):
@@ -154,11 +198,14 @@ def test_declarative_fn_checks_columns_and_types(tmp_path):
     )
     fn = preprocessing_fn_of(job)
     assert isinstance(fn, DeclarativeFn)
+    import preprocessing as pp
+    from beam_jobs._prepare import trace_and_plan
+
     with pytest.raises(ConfigError) as caught:
-        fn.check_schema({"company": "string", "fare": "float"})
-    assert (
-        str(caught.value)
-        == "`features[0].transform` 'scale_to_z_score' takes float or int columns; 'company' is string"
+        trace_and_plan(DeclarativeFn(fn.features[:1]), pp.Schema.of({"company": "string", "fare": "float"}))
+    assert str(caught.value) == (
+        "`features[0].transform` 'scale_to_z_score' cannot take column 'company': "
+        "`x` must be a numeric (float or integer) tensor; got a tf.string tensor"
     )
     fixed = DeclarativeFn(fn.features[1:])
     with pytest.raises(ConfigError) as caught:
@@ -243,8 +290,8 @@ def test_gs_paths_are_kept(tmp_path):
 def test_pipeline_option_typo_and_values(tmp_path):
     message = error_of(tmp_path, {**MINIMAL, "pipeline_options": {"direct_num_worker": 2}})
     assert (
-        message == "`pipeline_options.direct_num_worker` is not a Beam pipeline option; "
-        "did you mean `pipeline_options.direct_num_workers`?"
+        message == "`pipeline_options.direct_num_worker` is not a Beam pipeline option "
+        "(did you mean `pipeline_options.direct_num_workers`?)"
     )
     message = error_of(tmp_path, {**MINIMAL, "pipeline_options": {"direct_running_mode": "multiprocessing"}})
     assert message.startswith(
@@ -321,7 +368,7 @@ def test_missing_fn_suggests_nearest_name(tmp_path):
         load_preprocessing_fn(f"{tmp_path / 'fn2.py'}:preprocesing_fn", str(tmp_path))
     assert (
         str(caught.value)
-        == f"`preprocessing_fn`: {tmp_path / 'fn2.py'} has no 'preprocesing_fn'; did you mean 'preprocessing_fn'?"
+        == f"`preprocessing_fn`: {tmp_path / 'fn2.py'} has no 'preprocesing_fn' (did you mean 'preprocessing_fn'?)"
     )
     with pytest.raises(ConfigError, match="file .* not found"):
         load_preprocessing_fn(f"{tmp_path / 'nope.py'}:preprocessing_fn", str(tmp_path))

@@ -51,7 +51,7 @@ def test_dry_run_prints_runner_phases_options_and_setup_file():
 
 def test_dry_run_needs_no_network_and_ships_featurebeam(monkeypatch):
     from beam_jobs import _run
-    from beam_jobs._config import load_job
+    from beam_jobs._job import load_job
 
     def no_network(*args, **kwargs):
         raise OSError("network access attempted during a dry run")
@@ -71,17 +71,19 @@ def test_dry_run_needs_no_network_and_ships_featurebeam(monkeypatch):
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     assert {
         "beam_jobs/cli.py",
-        "beam_jobs/_io.py",
+        "beam_jobs/_read.py",
         "preprocessing/__init__.py",
         "analyzers/__init__.py",
+        "featurebeam_base/errors.py",
         "setup.py",
     } <= names
     assert not os.path.exists(os.path.join(ROOT, "configs", "rides", "gs:"))
 
 
 def test_dataflow_without_a_project_is_a_config_error():
-    from beam_jobs._config import ConfigError, load_job
+    from beam_jobs._job import load_job
     from beam_jobs._runner_options import resolved_options
+    from featurebeam_base.errors import ConfigError
 
     job = load_job(JOB, [], runner="DataflowRunner")
     with pytest.raises(ConfigError, match=r"^`pipeline_options.project` is required for DataflowRunner$"):
@@ -89,8 +91,9 @@ def test_dataflow_without_a_project_is_a_config_error():
 
 
 def test_dataflow_outside_dry_run_needs_gcs_paths():
-    from beam_jobs._config import ConfigError, load_job
+    from beam_jobs._job import load_job
     from beam_jobs._runner_options import check_paths_for_runner
+    from featurebeam_base.errors import ConfigError
 
     overrides = [DATAFLOW[i + 1] for i in range(2, len(DATAFLOW), 2)]
     job = load_job(JOB, overrides, runner="DataflowRunner")
@@ -104,7 +107,7 @@ def test_dataflow_outside_dry_run_needs_gcs_paths():
 
 def test_direct_runner_dry_run_builds_without_writing(tmp_path):
     from beam_jobs import _run
-    from beam_jobs._config import load_job
+    from beam_jobs._job import load_job
 
     job = load_job(JOB, [f"output.path={tmp_path / 'out'}"])
     summary = _run.execute(job, "run", dry_run=True)

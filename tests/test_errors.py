@@ -270,6 +270,23 @@ def test_broken_csv_line_names_file_and_line(finished):
 
 
 @case
+def bad_value_found_by_a_worker_process(d):
+    (d / "a.csv").write_text(CSV)
+    (d / "b.csv").write_text(CSV + "3,12.5,x3.5,Zip\n")  # only the worker reading b.csv sees it
+    options = {"direct_num_workers": 2, "direct_running_mode": "multi_processing"}
+    job = write_job(d, {"path": "*.csv", "schema": {"fare": "float", "miles": "float"}}, pipeline_options=options)
+    return ["run", job]
+
+
+def test_a_user_error_in_a_worker_process_keeps_its_type(finished):
+    # The worker's InputError reaches the launcher as a record in the staging folder, not as
+    # traceback text: the same one message and exit 2 as in one process.
+    d, result = outcome(finished, "bad_value_found_by_a_worker_process")
+    assert_user_error(result, f"{d / 'b.csv'}: line 4: column 'miles': value 'x3.5' is not a number")
+    assert output_siblings(d) == []
+
+
+@case
 def broken_jsonl_line(d):
     lines = [
         '{"row_id": 1, "fare": 10.5, "miles": 1.5, "company": "Zip"}',
@@ -460,7 +477,7 @@ def fn_name_missing(d):
 def test_preprocessing_fn_name_that_does_not_exist(finished):
     d, result = outcome(finished, "fn_name_missing")
     assert_user_error(
-        result, f"`preprocessing_fn`: {d / 'fns' / 'fn.py'} has no 'preprocesing_fn'; did you mean 'preprocessing_fn'?"
+        result, f"`preprocessing_fn`: {d / 'fns' / 'fn.py'} has no 'preprocesing_fn' (did you mean 'preprocessing_fn'?)"
     )
     assert output_siblings(d) == []
 
@@ -510,12 +527,12 @@ def test_config_values_of_the_wrong_type_name_the_key(finished):
 SIMULATED_BUG = textwrap.dedent(
     """
     import sys
-    import beam_jobs._config
+    import beam_jobs._job
 
     def load_job(*args, **kwargs):
         raise RuntimeError("simulated bug in featurebeam")
 
-    beam_jobs._config.load_job = load_job
+    beam_jobs._job.load_job = load_job
     from beam_jobs.cli import main
     sys.exit(main(sys.argv[1:]))
     """
@@ -779,8 +796,8 @@ def test_killed_and_interrupted_runs_leave_the_earlier_output_and_the_next_run_s
     assert run["started_at"] >= json.loads(before["run.json"])["finished_at"]
     # Determinism: the same job on the same data learns the same values, byte for byte.
     after = snapshot(out)
-    learned = [name for name in before if name.startswith(("transform_fn/assets", "analyzers.json"))]
-    assert len(learned) == 4  # analyzers.json, assets.extra/analyzers.json and the two vocabularies
+    learned = [name for name in before if name.startswith("transform_fn/assets")]
+    assert len(learned) == 3  # assets.extra/analyzers.json and the two vocabularies
     assert {name: after[name] for name in learned} == {name: before[name] for name in learned}
 
 
@@ -791,7 +808,7 @@ def test_killed_and_interrupted_runs_leave_the_earlier_output_and_the_next_run_s
 def served(trained):
     import tensorflow as tf
 
-    analyzers = json.loads((trained / "analyzers.json").read_text())["analyzers"]
+    analyzers = json.loads((trained / "transform_fn" / "assets.extra" / "analyzers.json").read_text())["analyzers"]
     return tf.saved_model.load(str(trained / "transform_fn")), {a["key"]: a for a in analyzers}
 
 
@@ -853,7 +870,7 @@ def test_serving_with_the_wrong_dtype_fails_naming_the_input_and_dtypes(served):
 
 def test_rejected_records_decode_from_base64():
     # what a user does with a rejected tf.Example: decode it back
-    from beam_jobs._io import BadRecord
+    from beam_jobs._bad_records import BadRecord
 
     entry = json.loads(BadRecord("f", "record", 2, "bad", raw=b"\x00\xff").to_json())
     assert base64.b64decode(entry["raw_base64"]) == b"\x00\xff"
@@ -863,8 +880,8 @@ def test_an_undecodable_parquet_row_group_is_one_bad_record_of_its_rows(tmp_path
     # In process: the unit below the file for Parquet is the row group (its pages cannot be split into rows).
     import apache_beam as beam
 
-    from beam_jobs._config import InputError
-    from beam_jobs._io import _ReadFile
+    from beam_jobs._read import _ReadFile
+    from featurebeam_base.errors import InputError
 
     pq.write_table(rides(0, 30), tmp_path / "rides.parquet", row_group_size=10, compression="snappy")
     column = pq.ParquetFile(tmp_path / "rides.parquet").metadata.row_group(1).column(1)

@@ -21,11 +21,13 @@ from apache_beam.io.filesystem import CompressionTypes, FileMetadata, FileSystem
 from apache_beam.io.localfilesystem import LocalFileSystem
 
 import preprocessing as pp
-from beam_jobs._config import ColumnSpec, ConfigError, InputError
 from beam_jobs._inputs import list_input_files
+from beam_jobs._job import ColumnSpec
 from beam_jobs._read import ReadBatches, _ReadFile, rebatch
 from beam_jobs._schema import resolve_schema
-from beam_jobs._write import OutputColumn, WriteBatches, arrow_schema, encode_examples
+from beam_jobs._write import WriteBatches, arrow_schema, encode_examples
+from featurebeam_base.columns import OutputColumn
+from featurebeam_base.errors import ConfigError, InputError
 
 ROWS = 300  # per file
 FILES = 3
@@ -320,7 +322,9 @@ def test_writers_produce_named_shards_that_read_back(tmp_path, fmt):
 
 def test_example_encoding_uses_the_right_lists():
     batch = transformed_batches(rows=2, batches=1)[0]
-    example = tf.train.Example.FromString(encode_examples(batch, {c.name: c.kind for c in OUTPUTS})[1])
+    example = tf.train.Example.FromString(
+        encode_examples(batch, {c.name: c.feature_type.example_list for c in OUTPUTS})[1]
+    )
     features = example.features.feature
     assert list(features["vec"].float_list.value) == [1.0, 2.0, 3.0]
     assert list(features["ids"].int64_list.value) == [1]
@@ -424,7 +428,7 @@ class FakeBucketFileSystem(FileSystem):
 
 def test_a_job_reads_and_writes_through_beam_filesystems(tmp_path, monkeypatch):
     from beam_jobs import _run
-    from beam_jobs._config import load_job
+    from beam_jobs._job import load_job
 
     bucket = tmp_path / "bucket"
     monkeypatch.setattr(FakeBucketFileSystem, "ROOT", str(bucket))
@@ -448,7 +452,6 @@ def test_a_job_reads_and_writes_through_beam_filesystems(tmp_path, monkeypatch):
         assert all(o.startswith(("raw/", "out/run/")) for o in objects), "no staging objects are left behind"
         out = bucket / "out" / "run"
         assert sorted(os.listdir(out)) == [
-            "analyzers.json",
             "run.json",
             "transform_fn",
             "transformed_data",
@@ -480,7 +483,7 @@ def test_a_job_reads_and_writes_through_beam_filesystems(tmp_path, monkeypatch):
 
 def test_non_finite_values_are_counted_per_column(tmp_path):
     from beam_jobs import _run
-    from beam_jobs._config import load_job
+    from beam_jobs._job import load_job
 
     fare = np.array([1.0, np.nan, 2.0, np.inf, -np.inf, 3.0])
     pq.write_table(pa.table({"fare": fare, "tips": np.arange(6.0)}), tmp_path / "rides.parquet")
@@ -497,7 +500,7 @@ def test_non_finite_values_are_counted_per_column(tmp_path):
 
 def test_an_output_path_holding_other_files_is_not_replaced(tmp_path):
     from beam_jobs import _run
-    from beam_jobs._config import load_job
+    from beam_jobs._job import load_job
 
     pq.write_table(raw_table(0), tmp_path / "rides.parquet")
     (tmp_path / "precious").mkdir()
@@ -508,3 +511,28 @@ def test_an_output_path_holding_other_files_is_not_replaced(tmp_path):
         _run.execute(load_job(str(tmp_path / "job.yaml")), "run")
     assert os.listdir(tmp_path / "precious") == ["notes.txt"]
     assert sorted(os.listdir(tmp_path)) == ["job.yaml", "precious", "rides.parquet"]
+
+
+def test_file_urls_are_local_paths(tmp_path):
+    from beam_jobs import _run
+    from beam_jobs._inspect import inspect_output
+    from beam_jobs._job import load_job
+    from featurebeam_base.paths import is_remote
+
+    assert not is_remote("file:///tmp/x") and is_remote("gs://bucket/x") and not is_remote("/tmp/x")
+    pq.write_table(raw_table(0), tmp_path / "rides.parquet")
+    job = {
+        "input": {"path": f"file://{tmp_path}/rides.parquet"},
+        "features": [{"name": "fare", "transform": "scale_to_z_score"}],
+        "output": {"path": f"file://{tmp_path}/out"},
+    }
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
+    loaded = load_job(str(tmp_path / "job.yaml"))
+    assert (loaded.input.path, loaded.output.path) == (str(tmp_path / "rides.parquet"), str(tmp_path / "out"))
+    for _ in range(2):  # the second run replaces the first output by local renames
+        summary = _run.execute(loaded, "run")
+        assert summary["rows"] == {"read": ROWS, "written": ROWS}
+        assert sorted(os.listdir(tmp_path)) == ["job.yaml", "out", "rides.parquet"]
+    info = inspect_output(f"file://{tmp_path}/out")
+    assert info["output"] == str(tmp_path / "out")
+    assert [r["key"] for r in info["analyzers"]] == ["xf/fare/scale_to_z_score/mean_and_var"]

@@ -1,5 +1,6 @@
 """Package boundaries, checked in a clean interpreter.
 
+``featurebeam_base/`` is the bottom layer (it imports nothing of ours),
 ``preprocessing/`` describes (TensorFlow, no Beam), ``analyzers/`` computes
 (numpy/Arrow, no TensorFlow), ``beam_jobs/`` connects and runs. Importing a
 package must not pull in the heavy framework it is meant to stay free of.
@@ -16,6 +17,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WATCHED = (
+    "featurebeam_base",
     "apache_beam",
     "tensorflow",
     "tensorflow_transform",
@@ -47,6 +49,14 @@ def modules_loaded_by(*imports: str) -> dict[str, bool]:
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"import {', '.join(imports)} -> loaded: {sorted(k for k, v in loaded.items() if v)}")
     return loaded
+
+
+def test_the_bottom_layer_imports_nothing_of_ours_nor_tensorflow_nor_beam():
+    modules = [f"featurebeam_base.{m}" for m in ("errors", "naming", "checks", "types", "columns", "paths")]
+    loaded = modules_loaded_by(*modules)
+    assert loaded["featurebeam_base"], "the import did not happen"
+    assert not any(loaded[name] for name in ("preprocessing", "analyzers", "beam_jobs"))
+    assert not loaded["tensorflow"] and not loaded["apache_beam"]
 
 
 def test_preprocessing_does_not_load_apache_beam():

@@ -40,6 +40,33 @@ def _broadcast(value, like):
     return tf.zeros_like(like, dtype=value.dtype) + value
 
 
+def _per_row(value, like, size=None):
+    """A ``[k]`` analyzer result on every row; padded to ``size`` when ``k`` is known only at run time."""
+    if size is not None:
+        pad = tf.zeros([], value.dtype) if value.dtype != tf.string else tf.constant("", tf.string)
+        value = tf.reshape(tf.pad(value, [[0, size - tf.size(value)]], constant_values=pad), [size])
+    return tf.tile(tf.expand_dims(tf.reshape(value, [-1]), 0), [tf.shape(like)[0], 1])
+
+
+def _histograms(tx, x, i, c):
+    counts, boundaries = tx.histogram(tx.scale_to_0_1(x))
+    given, _ = tx.histogram(x, boundaries=tf.constant([0.0, 5.0, 8.0, 10.0, 12.0, 15.0, 20.0]))
+    spread, spread_boundaries = tx.histogram(x, boundaries=6)
+    tokens, elements = tx.histogram(c, categorical=True)
+    numbers, values = tx.histogram(i % 7, categorical=True)
+    return {
+        "hist_counts": _per_row(counts, x),
+        "hist_boundaries": _per_row(boundaries, x),
+        "hist_given": _per_row(given, x),
+        "hist_spread": _per_row(spread, x),
+        "hist_spread_boundaries": _per_row(spread_boundaries, x),
+        "hist_cat_counts": _per_row(tokens, x, size=10),
+        "hist_cat_elements": _per_row(elements, x, size=10),
+        "hist_int_counts": _per_row(numbers, x, size=10),
+        "hist_int_values": _per_row(values, x, size=10),
+    }
+
+
 def make_fn(tx):
     def preprocessing_fn(inputs):
         x, i, c, k, f = (inputs[name] for name in ("x", "i", "c", "k", "f"))
@@ -81,6 +108,7 @@ def make_fn(tx):
             "vocab_of_buckets": tx.compute_and_apply_vocabulary(
                 tf.strings.join([c, tf.strings.as_string(tx.bucketize(x, 3))], separator="_")
             ),
+            **_histograms(tx, x, i, c),
         }
 
     return preprocessing_fn
@@ -99,8 +127,6 @@ def test_same_output_columns(outputs):
     assert sorted(actual) == sorted(expected)
 
 
-
-
 def _compare(name, want, got):
     assert got.shape == want.shape, name
     if name in BUCKET_OUTPUTS:
@@ -108,6 +134,8 @@ def _compare(name, want, got):
         agree = np.mean(got == want)
         assert agree >= 0.99, f"{name}: buckets agree on {agree:.4f} of rows"
         assert np.max(np.abs(got - want)) <= 1, name
+    elif want.dtype == object:
+        np.testing.assert_array_equal(got, want, err_msg=name)
     elif want.dtype.kind == "f":
         # tf.Transform's instance dicts hold Python floats; its output schema says float32.
         assert got.dtype == np.float32, name
@@ -118,11 +146,44 @@ def _compare(name, want, got):
 
 
 OUTPUT_NAMES = [
-    "mean_x", "mean_i", "var_x", "min_i", "max_x", "sum_i", "sum_x", "size_x",
-    "z", "z_int", "z_vec", "z_const", "s01", "s01_const", "s01_vec", "minmax",
-    "vocab", "vocab_top_oov", "vocab_threshold", "vocab_applied", "vocab_int",
-    "hash", "hash_keyed", "bucket_x", "bucket_few", "buckets_applied", "bucket_vec",
-    "chained", "vocab_of_buckets",
+    "mean_x",
+    "mean_i",
+    "var_x",
+    "min_i",
+    "max_x",
+    "sum_i",
+    "sum_x",
+    "size_x",
+    "z",
+    "z_int",
+    "z_vec",
+    "z_const",
+    "s01",
+    "s01_const",
+    "s01_vec",
+    "minmax",
+    "vocab",
+    "vocab_top_oov",
+    "vocab_threshold",
+    "vocab_applied",
+    "vocab_int",
+    "hash",
+    "hash_keyed",
+    "bucket_x",
+    "bucket_few",
+    "buckets_applied",
+    "bucket_vec",
+    "chained",
+    "vocab_of_buckets",
+    "hist_counts",
+    "hist_boundaries",
+    "hist_given",
+    "hist_spread",
+    "hist_spread_boundaries",
+    "hist_cat_counts",
+    "hist_cat_elements",
+    "hist_int_counts",
+    "hist_int_values",
 ]
 
 

@@ -106,7 +106,8 @@ SERVING_SCRIPT = textwrap.dedent(
     by_features = {k: v.numpy() for k, v in serve(**raw).items()}
     by_examples = {k: v.numpy() for k, v in
                    model.signatures["transform_examples"](examples=tf.constant(request["examples"])).items()}
-    loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("preprocessing", "analyzers", "beam_jobs", "apache_beam"))
+    ours = ("featurebeam_base", "preprocessing", "analyzers", "beam_jobs", "apache_beam")
+    loaded = sorted(m for m in sys.modules if m.split(".")[0] in ours)
     pickle.dump({"features": by_features, "examples": by_examples, "loaded": loaded}, open(sys.argv[2], "wb"))
     """
 )
@@ -116,16 +117,22 @@ def test_serving_signatures_reproduce_beam_output_in_a_fresh_process(served, tmp
     data, outputs, output_dir = served
     request = {
         "transform_fn": os.path.join(output_dir, "transform_fn"),
-        "raw": {"fare": data["fare"], "miles": data["miles"], "passengers": data["passengers"],
-                "company": np.array([c.encode() for c in data["company"]], dtype=object),
-                "row_id_": np.arange(len(data["fare"]), dtype=np.int64)},
+        "raw": {
+            "fare": data["fare"],
+            "miles": data["miles"],
+            "passengers": data["passengers"],
+            "company": np.array([c.encode() for c in data["company"]], dtype=object),
+            "row_id_": np.arange(len(data["fare"]), dtype=np.int64),
+        },
         "examples": _serialized_examples(data),
     }
     (tmp_path / "request.pkl").write_bytes(pickle.dumps(request))
     (tmp_path / "serve.py").write_text(SERVING_SCRIPT)
     subprocess.run(
         [sys.executable, str(tmp_path / "serve.py"), str(tmp_path / "request.pkl"), str(tmp_path / "reply.pkl")],
-        check=True, cwd=str(tmp_path), env={**os.environ, "PYTHONPATH": ""},
+        check=True,
+        cwd=str(tmp_path),
+        env={**os.environ, "PYTHONPATH": ""},
     )
     reply = pickle.loads((tmp_path / "reply.pkl").read_bytes())
     assert reply["loaded"] == []  # TensorFlow only: no featurebeam, no Beam
@@ -148,7 +155,8 @@ def test_tf_transform_output_reads_and_reproduces(served):
     assert spec["trip"] == tf.io.FixedLenFeature([2], tf.float32)
     assert spec["company_id"] == tf.io.FixedLenFeature([], tf.int64)
     raw = {
-        "fare": tf.constant(data["fare"]), "miles": tf.constant(data["miles"]),
+        "fare": tf.constant(data["fare"]),
+        "miles": tf.constant(data["miles"]),
         "passengers": tf.constant(data["passengers"]),
         "company": tf.constant(np.array([c.encode() for c in data["company"]], dtype=object)),
         "row_id_": tf.range(len(data["fare"]), dtype=tf.int64),

@@ -1,4 +1,4 @@
-"""Tests for analyzers._quantiles.QuantilesSketch against tfx_bsl's QuantilesSketch.
+"""Tests for analyzers._quantile_sketch.QuantilesSketch against tfx_bsl's QuantilesSketch.
 
 tfx_bsl (a declared test dependency) is the oracle: on inputs where both
 sketches are exact the outputs must be equal bit for bit; on large inputs the
@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 from tfx_bsl import sketches as tfx_sketches
 
-from analyzers._quantiles import QuantilesSketch
+from analyzers._quantile_sketch import QuantilesSketch
 
 MAX_NUM_VALUES = 1 << 32
 
