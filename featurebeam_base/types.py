@@ -1,4 +1,4 @@
-"""The one table of feature types.
+"""The one table of feature types, and the shapes a feature's values come in.
 
 A raw feature, and every value featurebeam reads or writes, is of one of three
 types: ``float`` (float32 values), ``int`` (int64) and ``string`` (bytes). Each
@@ -98,3 +98,47 @@ def of_arrow(data_type: pa.DataType) -> FeatureType | None:
     ):
         return STRING
     return None
+
+
+# ---------------------------------------------------------------------------
+# Shapes: how many values a row holds.
+#
+#   ()        one value per row (a ``[batch]`` tensor)
+#   (k, ...)  a fixed number of values per row (``[batch, k, ...]``)
+#   "varlen"  any number per row, a ``tf.SparseTensor`` of dense_shape ``[batch, None]``
+#             (tf.Transform's ``tf.io.VarLenFeature``)
+#   "ragged"  any number per row, a ``tf.RaggedTensor`` ``[batch, None]`` (``tf.io.RaggedFeature``)
+
+Shape = tuple[int, ...] | str
+SCALAR: Shape = ()
+VARLEN = "varlen"
+RAGGED = "ragged"
+LIST_SHAPES = (VARLEN, RAGGED)
+
+
+def is_list(shape: Shape) -> bool:
+    """Whether rows hold any number of values (``varlen`` or ``ragged``)."""
+    return shape in LIST_SHAPES
+
+
+def shape_text(shape: Shape) -> str:
+    """``'one value'``, ``'[3]'``, ``'varlen'`` or ``'ragged'``: a shape in messages."""
+    if is_list(shape):
+        return str(shape)
+    return "one value" if not shape else "[" + ", ".join(str(size) for size in shape) + "]"
+
+
+def checked_shape(value) -> Shape:
+    """A shape from a job file or a ``Feature``: None or ``[]`` (one value), ``[k]``, ``varlen``, ``ragged``.
+
+    Raises ValueError with the allowed forms.
+    """
+    if value is None:
+        return SCALAR
+    if isinstance(value, str) and value in LIST_SHAPES:
+        return value
+    if isinstance(value, (list, tuple)) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+    ):
+        return tuple(value)
+    raise ValueError(f"must be [k] (k values per row), 'varlen' or 'ragged'; got {value!r}")

@@ -14,19 +14,31 @@ from featurebeam_base.naming import quote_all
 
 @dataclass(frozen=True)
 class Feature:
-    """One raw input column: one value per row, of ``type`` float, int or string.
+    """One raw input column of ``type`` float, int or string, with ``shape`` values per row.
 
+    ``shape`` is ``()`` (one value, the default), ``(k,)`` (k values),
+    ``"varlen"`` (any number, a ``tf.SparseTensor`` in the preprocessing_fn)
+    or ``"ragged"`` (any number, a ``tf.RaggedTensor``); see ``types``.
     ``default`` fills missing values (nulls) when the data is read.
     """
 
     name: str
     type: str
     default: float | int | str | None = None
+    shape: types.Shape = types.SCALAR
 
     def __post_init__(self):
         if self.type not in types.FEATURE_TYPES:
             allowed = quote_all(types.TYPE_NAMES)
             raise ValueError(f"feature {self.name!r}: type must be one of {allowed}; got {self.type!r}")
+        try:
+            object.__setattr__(self, "shape", types.checked_shape(self.shape))
+        except ValueError as error:
+            raise ValueError(f"feature {self.name!r}: shape {error}") from None
+
+    @property
+    def is_list(self) -> bool:
+        return types.is_list(self.shape)
 
     @property
     def feature_type(self) -> types.FeatureType:

@@ -18,8 +18,9 @@ from preprocessing._export import (
 from preprocessing._local import run_in_memory
 from preprocessing._metadata import schema_pbtxt, write_transformed_metadata
 from preprocessing._planning import Plan, plan, plan_of
-from preprocessing._runner import AnalyzerInputs, TransformFn
+from preprocessing._runner import AnalyzerInputs
 from preprocessing._tracing import Trace, apply_analyzer, trace
+from preprocessing._transform_fn import TransformFn
 
 __all__ = [
     "ANALYZERS_FILE",
