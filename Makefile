@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 INSTALLED_TEST := $(VENV)/.installed-test
 
-.PHONY: demo test install bench lint clean
+.PHONY: demo test install bench goldens lint clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "featurebeam needs $(PYTHON) on PATH (or run: make PYTHON=python3 ...)"; exit 2; }
@@ -29,6 +29,16 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED_TEST)
 	$(PY) -m pytest
+
+# tf.Transform's outputs for the parity tests, regenerated (slow; the results are committed in tests/goldens/)
+goldens: $(INSTALLED_TEST)
+	$(PY) -m tests.goldens
+
+# ruff (lint and format check), installed into the virtualenv on first use
+lint: $(INSTALLED)
+	$(PY) -m pip install --quiet ruff==0.17.6
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check featurebeam_base analyzers preprocessing beam_jobs
 
 bench: $(INSTALLED_TEST)
 	$(PY) bench/run.py --rows 1000000 --runs 3
