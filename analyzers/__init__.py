@@ -10,6 +10,7 @@ importing the specs does not pull in Apache Beam.
 from analyzers._histogram import HistogramSpec
 from analyzers._numeric import MeanAndVarSpec, MinMaxSpec, SizeSpec, SumSpec
 from analyzers._quantiles import QuantilesSpec
+from analyzers._sparse_columns import SparseColumnsSpec
 from analyzers._spec import RECORDS_FILE, AnalyzerSpec, Output
 from analyzers._vocabulary import VocabularySpec, write_vocabulary_file
 
@@ -22,6 +23,7 @@ __all__ = [
     "Output",
     "QuantilesSpec",
     "SizeSpec",
+    "SparseColumnsSpec",
     "SumSpec",
     "VocabularySpec",
     "write_vocabulary_file",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from analyzers import HistogramSpec, MeanAndVarSpec, MinMaxSpec, QuantilesSpec, SizeSpec, SumSpec
+from analyzers import HistogramSpec, MeanAndVarSpec, MinMaxSpec, QuantilesSpec, SizeSpec, SparseColumnsSpec, SumSpec
 from featurebeam_base import checks
 from featurebeam_base.errors import ArgumentError
 from preprocessing import _inputs
@@ -18,15 +18,43 @@ from preprocessing._tracing import apply_analyzer
 _FLOAT_OUTPUT = {tf.float16: tf.float16, tf.float32: tf.float32, tf.float64: tf.float64}
 
 
+def _reduced_input(x, reduce_instance_dims):
+    """What a numeric analyzer reduces, and whether per column of a SparseTensor.
+
+    As in tf.Transform, a SparseTensor's or RaggedTensor's values are reduced
+    (empty rows add nothing); with ``reduce_instance_dims=False`` a
+    SparseTensor is reduced per column (position in the row).
+    """
+    x = _inputs.numeric(x, composite=True)
+    reduce = checks.boolean(reduce_instance_dims, "reduce_instance_dims")
+    if not _inputs.is_composite(x):
+        return x, False
+    if reduce:
+        return _inputs.values(x), False
+    if isinstance(x, tf.RaggedTensor) or x.shape.rank != 2:
+        raise ArgumentError(
+            "reduce_instance_dims",
+            "must be True for a RaggedTensor or a SparseTensor of rank > 2: their values have no fixed columns "
+            "(tf.Transform does not support this either)",
+        )
+    return x, True
+
+
+def _sparse_columns(x: tf.SparseTensor, statistic: str, output_dtype: str = "float32") -> list[tf.Tensor]:
+    spec = SparseColumnsSpec(statistic, x.dtype.name, output_dtype)
+    return apply_analyzer(spec, [x.indices[:, 1], x.values])
+
+
 def _mean_and_var(x, reduce_instance_dims=True, output_dtype=None) -> tuple[tf.Tensor, tf.Tensor]:
     """Mean and (population) variance of ``x`` in one analyzer."""
-    x = _inputs.numeric(x)
+    x, per_column = _reduced_input(x, reduce_instance_dims)
     output_dtype = _inputs.output_dtype(output_dtype) or _FLOAT_OUTPUT.get(x.dtype, tf.float32)
     with tf.compat.v1.name_scope("mean_and_var"):
+        if per_column:
+            mean, var = _sparse_columns(x, "mean_and_var", output_dtype.name)
+            return mean, var
         shape = _inputs.instance_shape(x, reduce_instance_dims)
-        mean, var = apply_analyzer(
-            MeanAndVarSpec(shape, checks.boolean(reduce_instance_dims, "reduce_instance_dims"), output_dtype.name), [x]
-        )
+        mean, var = apply_analyzer(MeanAndVarSpec(shape, reduce_instance_dims, output_dtype.name), [x])
         return mean, var
 
 
@@ -81,11 +109,13 @@ def var(
 
 
 def _min_and_max(x, reduce_instance_dims=True) -> tuple[tf.Tensor, tf.Tensor]:
-    x = _inputs.numeric(x)
+    x, per_column = _reduced_input(x, reduce_instance_dims)
     with tf.compat.v1.name_scope("min_and_max"):
+        if per_column:
+            minimum, maximum = _sparse_columns(x, "min_and_max")
+            return minimum, maximum
         shape = _inputs.instance_shape(x, reduce_instance_dims)
-        spec = MinMaxSpec(shape, checks.boolean(reduce_instance_dims, "reduce_instance_dims"), x.dtype.name)
-        minimum, maximum = apply_analyzer(spec, [x])
+        minimum, maximum = apply_analyzer(MinMaxSpec(shape, reduce_instance_dims, x.dtype.name), [x])
         return minimum, maximum
 
 
@@ -127,11 +157,12 @@ def sum(x: TensorType, reduce_instance_dims: bool = True, name: str | None = Non
     >>> run_in_memory(fn, {"fare": np.array([1.0, 3.0, 4.0], np.float32)})["share"]
     array([0.125, 0.375, 0.5  ], dtype=float32)
     """
-    x = _inputs.numeric(x)
+    x, per_column = _reduced_input(x, reduce_instance_dims)
     with tf.compat.v1.name_scope(name, "sum"):
+        if per_column:
+            return _sparse_columns(x, "sum")[0]
         shape = _inputs.instance_shape(x, reduce_instance_dims)
-        spec = SumSpec(shape, checks.boolean(reduce_instance_dims, "reduce_instance_dims"), x.dtype.name)
-        return apply_analyzer(spec, [x])[0]
+        return apply_analyzer(SumSpec(shape, reduce_instance_dims, x.dtype.name), [x])[0]
 
 
 @api_function()
@@ -144,11 +175,17 @@ def size(x: TensorType, reduce_instance_dims: bool = True, name: str | None = No
     >>> run_in_memory(fn, {"fare": np.array([1.0, 3.0, 4.0], np.float32)})["rows"]
     array([3, 3, 3])
     """
-    x = _inputs.dense(x)
+    x = _inputs.feature(x)
     with tf.compat.v1.name_scope(name, "size"):
-        shape = _inputs.instance_shape(x, reduce_instance_dims)
-        spec = SizeSpec(shape, checks.boolean(reduce_instance_dims, "reduce_instance_dims"))
-        return apply_analyzer(spec, [x])[0]
+        if _inputs.is_composite(x):  # counted by position: any dtype
+            x, per_column = _reduced_input(
+                _inputs.with_values(x, tf.zeros_like(_inputs.values(x), tf.int64)), reduce_instance_dims
+            )
+            if per_column:
+                return _sparse_columns(x, "size")[0]
+        reduce = checks.boolean(reduce_instance_dims, "reduce_instance_dims")
+        shape = _inputs.instance_shape(x, reduce)
+        return apply_analyzer(SizeSpec(shape, reduce), [x])[0]
 
 
 @api_function(unsupported={"weights": "weighted quantiles are not implemented"})
@@ -188,7 +225,7 @@ def quantiles(
     >>> run_in_memory(fn, {"x": np.array([1.0, 2.0, 3.0, 4.0], np.float32)})["bucket"]
     array([0, 0, 1, 1])
     """
-    x = _inputs.numeric(x)
+    x, _ = _reduced_input(x, True) if _inputs.is_composite(x) else (_inputs.numeric(x), False)
     checks.boolean(reduce_instance_dims, "reduce_instance_dims")
     inputs = [x]
     if weights is not None:
@@ -233,7 +270,7 @@ def histogram(
     >>> run_in_memory(fn, {"x": np.array([0.5, 1.5, 1.7, 2.5], np.float32)})["counts"][0]
     array([1, 2, 1])
     """
-    x = tf.reshape(_inputs.dense(x), [-1])
+    x = tf.reshape(_inputs.values(_inputs.feature(x)), [-1])
     with tf.compat.v1.name_scope(name, "histogram"):
         if checks.boolean(categorical, "categorical"):
             x = _inputs.tokens(x)

@@ -33,12 +33,24 @@ def scale_to_z_score(
     array([-1.2247448,  0.       ,  1.2247448], dtype=float32)
     """
     with tf.compat.v1.name_scope(name, "scale_to_z_score"):
+        x = _inputs.numeric(x, composite=True)
         elementwise = checks.boolean(elementwise, "elementwise")
         x_mean, x_var = _analyzers._mean_and_var(x, reduce_instance_dims=not elementwise, output_dtype=output_dtype)
-        numerator = tf.cast(x, x_mean.dtype) - x_mean
+        if elementwise and _inputs.is_composite(x):  # per column of a SparseTensor
+            # a column wider than any seen in the data is left as it is (mean 0, std 1)
+            x_mean, x_var = _per_column(x, x_mean, 0.0), _per_column(x, x_var, 1.0)
+        values = _inputs.values(x)
+        numerator = tf.cast(values, x_mean.dtype) - x_mean
         std = tf.sqrt(x_var)
         nonzero = tf.cast(tf.zeros_like(numerator) + tf.cast(tf.not_equal(std, 0), numerator.dtype), tf.bool)
-        return tf.where(nonzero, tf.divide(numerator, std), numerator)
+        return _inputs.with_values(x, tf.where(nonzero, tf.divide(numerator, std), numerator))
+
+
+def _per_column(x: tf.SparseTensor, statistic: tf.Tensor, unseen) -> tf.Tensor:
+    """Each value's column's statistic; ``unseen`` for a column beyond those analyzed."""
+    padded = tf.concat([statistic, tf.constant([unseen], statistic.dtype)], 0)
+    columns = tf.minimum(x.indices[:, 1], tf.size(statistic, out_type=tf.int64))
+    return tf.gather(padded, columns)
 
 
 @api_function()
@@ -79,12 +91,17 @@ def _scale_by_min_max(x, output_min, output_max, elementwise):
     output_max = checks.number(output_max, "output_max")
     if output_min >= output_max:
         raise ArgumentError("output_max", f"must be greater than `output_min` ({output_min:g}); got {output_max:g}")
-    x = tf.cast(_inputs.numeric(x), tf.float32)
-    x_min, x_max = _analyzers._min_and_max(x, reduce_instance_dims=not checks.boolean(elementwise, "elementwise"))
-    numerator = x - x_min
+    x = _inputs.numeric(x, composite=True)
+    x = _inputs.with_values(x, tf.cast(_inputs.values(x), tf.float32))
+    elementwise = checks.boolean(elementwise, "elementwise")
+    x_min, x_max = _analyzers._min_and_max(x, reduce_instance_dims=not elementwise)
+    if elementwise and _inputs.is_composite(x):  # per column; an unseen column takes the sigmoid fallback
+        x_min, x_max = _per_column(x, x_min, float("inf")), _per_column(x, x_max, float("-inf"))
+    values = _inputs.values(x)
+    numerator = values - x_min
     spread = tf.cast(tf.zeros_like(numerator) + tf.cast(x_min < x_max, numerator.dtype), tf.bool)
-    scaled = tf.where(spread, numerator / (x_max - x_min), tf.math.sigmoid(x))
-    return scaled * (output_max - output_min) + output_min
+    scaled = tf.where(spread, numerator / (x_max - x_min), tf.math.sigmoid(values))
+    return _inputs.with_values(x, scaled * (output_max - output_min) + output_min)
 
 
 @api_function(unsupported={"weights": "weighted quantiles are not implemented"})
@@ -111,7 +128,14 @@ def bucketize(
         elementwise = checks.boolean(elementwise, "elementwise")
         if epsilon is None:
             epsilon = min(1.0 / num_buckets, 0.01)
-        x = _inputs.numeric(x)
+        x = _inputs.numeric(x, composite=True)
+        if _inputs.is_composite(x):
+            if elementwise:
+                raise ArgumentError(
+                    "elementwise", "must be False for a SparseTensor or RaggedTensor `x`, as in tf.Transform"
+                )
+            boundaries = _analyzers.quantiles(_inputs.values(x), num_buckets, epsilon, weights)
+            return apply_buckets(x, boundaries)
         boundaries = _analyzers.quantiles(x, num_buckets, epsilon, weights, reduce_instance_dims=not elementwise)
         if not elementwise:
             return apply_buckets(x, boundaries)
@@ -136,7 +160,8 @@ def apply_buckets(x: TensorType, bucket_boundaries: tf.Tensor, name: str | None 
     array([0, 1, 2, 3])
     """
     with tf.compat.v1.name_scope(name, "apply_buckets"):
-        x = _inputs.numeric(x)
+        composite = _inputs.numeric(x, composite=True)
+        x = _inputs.values(composite)
         boundaries = _inputs.numeric(bucket_boundaries, "bucket_boundaries")
         if boundaries.shape.rank != 2:
             raise ArgumentError("bucket_boundaries", f"must have rank 2 (shape [1, n]); got shape {boundaries.shape}")
@@ -150,7 +175,7 @@ def apply_buckets(x: TensorType, bucket_boundaries: tf.Tensor, name: str | None 
         buckets = tf.reshape(buckets, tf.shape(x))
         if boundaries.shape[1] is not None:
             annotate_int_domain(buckets, 0, boundaries.shape[1])
-        return buckets
+        return _inputs.with_values(composite, buckets)
 
 
 @api_function()
@@ -168,11 +193,14 @@ def hash_strings(
     >>> run_in_memory(fn, {"company": np.array([b"Flash Cab", b"Flash Cab"], object)})["bucket"]
     array([18, 18])
     """
-    strings = _inputs.dense(strings, "strings")
+    strings = _inputs.feature(strings, "strings")
     if strings.dtype != tf.string:
         raise ArgumentError("strings", f"must be a tf.string tensor; got a tf.{strings.dtype.name} tensor")
     hash_buckets = checks.integer(hash_buckets, "hash_buckets", minimum=1)
     name = name or "hash_strings"
+    values = _inputs.values(strings)
     if key is None:
-        return tf.strings.to_hash_bucket_fast(strings, hash_buckets, name=name)
-    return tf.strings.to_hash_bucket_strong(strings, hash_buckets, key, name=name)
+        hashed = tf.strings.to_hash_bucket_fast(values, hash_buckets, name=name)
+    else:
+        hashed = tf.strings.to_hash_bucket_strong(values, hash_buckets, key, name=name)
+    return _inputs.with_values(strings, hashed)

@@ -23,8 +23,9 @@ import numpy as np
 import tensorflow as tf
 
 from analyzers import AnalyzerSpec, Output, write_vocabulary_file
+from featurebeam_base import types
 from featurebeam_base.errors import PreprocessingError
-from preprocessing._schema import Schema
+from preprocessing._schema import Feature, Schema
 
 _LOCAL = threading.local()
 
@@ -219,11 +220,48 @@ def call_preprocessing_fn(
             _LOCAL.context = previous
     outputs = _check_outputs(outputs)
     inputs = {name: features[name] for name in reader.read}
-    domains = {name: context.int_domains[t.ref()] for name, t in outputs.items() if t.ref() in context.int_domains}
+    domains = {
+        name: context.int_domains[ref] for name, ref in _value_refs(outputs).items() if ref in context.int_domains
+    }
     return Trace(graph, inputs, outputs, context.calls, list(reader.read), domains)
 
 
-def _check_outputs(outputs) -> dict[str, tf.Tensor]:
+def _value_refs(outputs: Mapping) -> dict:
+    """Each output's values tensor (a list output's flat values), by which int domains are recorded."""
+    refs = {}
+    for name, tensor in outputs.items():
+        if isinstance(tensor, tf.SparseTensor):
+            tensor = tensor.values
+        elif isinstance(tensor, tf.RaggedTensor):
+            tensor = tensor.flat_values
+        refs[name] = tensor.ref()
+    return refs
+
+
+def _check_output(name, tensor) -> None:
+    if isinstance(tensor, tf.SparseTensor):
+        if tensor.shape.rank != 2:
+            raise PreprocessingError(
+                f"preprocessing_fn output {name!r} must be a 2-D SparseTensor ([batch, values]); "
+                f"got rank {tensor.shape.rank}"
+            )
+    elif isinstance(tensor, tf.RaggedTensor):
+        if tensor.ragged_rank != 1 or tensor.flat_values.shape.rank != 1:
+            raise PreprocessingError(
+                f"preprocessing_fn output {name!r} must be a RaggedTensor of shape [batch, None]; got {tensor.shape}"
+            )
+    elif not isinstance(tensor, tf.Tensor):
+        raise PreprocessingError(
+            f"preprocessing_fn output {name!r} must be a tf.Tensor, tf.SparseTensor or tf.RaggedTensor; "
+            f"got {type(tensor).__name__}"
+        )
+    elif tensor.shape.rank is None or tensor.shape.rank < 1:
+        raise PreprocessingError(
+            f"preprocessing_fn output {name!r} must have a batch dimension; got shape {tensor.shape}"
+        )
+
+
+def _check_outputs(outputs) -> dict:
     if not isinstance(outputs, Mapping) or not outputs:
         raise PreprocessingError(
             f"preprocessing_fn must return a non-empty dict of output name -> tensor; got {type(outputs).__name__}"
@@ -232,24 +270,25 @@ def _check_outputs(outputs) -> dict[str, tf.Tensor]:
     for name, tensor in outputs.items():
         if not isinstance(name, str):
             raise PreprocessingError(f"preprocessing_fn output names must be strings; got {name!r}")
-        if not isinstance(tensor, tf.Tensor):
-            raise PreprocessingError(
-                f"preprocessing_fn output {name!r} must be a dense tf.Tensor; got {type(tensor).__name__}"
-            )
-        if tensor.shape.rank is None or tensor.shape.rank < 1:
-            raise PreprocessingError(
-                f"preprocessing_fn output {name!r} must have a batch dimension; got shape {tensor.shape}"
-            )
+        _check_output(name, tensor)
         checked[name] = tensor
     return checked
 
 
-def raw_placeholders(schema: Schema) -> dict[str, tf.Tensor]:
-    """One ``[None]`` placeholder per raw feature, named after it (in scope ``inputs``)."""
+def raw_placeholder(feature: Feature):
+    """The tensor a raw feature arrives as: ``[batch]``, ``[batch, k]``, a SparseTensor or a RaggedTensor."""
+    name = _safe_op_name(feature.name)
+    if feature.shape == types.VARLEN:
+        return tf.compat.v1.sparse_placeholder(feature.tf_dtype, [None, None], name=name)
+    if feature.shape == types.RAGGED:
+        return tf.compat.v1.ragged.placeholder(feature.tf_dtype, ragged_rank=1, value_shape=[], name=name)
+    return tf.compat.v1.placeholder(feature.tf_dtype, [None, *feature.shape], name=name)
+
+
+def raw_placeholders(schema: Schema) -> dict:
+    """One placeholder per raw feature, named after it (in scope ``inputs``)."""
     with tf.compat.v1.name_scope("inputs/"):
-        return {
-            f.name: tf.compat.v1.placeholder(f.tf_dtype, [None], name=_safe_op_name(f.name)) for f in schema.features
-        }
+        return {f.name: raw_placeholder(f) for f in schema.features}
 
 
 def _safe_op_name(name: str) -> str:

@@ -88,10 +88,10 @@ def vocabulary(
     array([0, 1, 0, 2, 1, 0])
     """
     _check_file_format(file_format)
-    x = _inputs.tokens(x)
+    flat = _inputs.values(_inputs.tokens(x))  # a list feature's values, each a token
     with tf.compat.v1.name_scope(name, "vocabulary"):
-        dtype = "string" if x.dtype == tf.string else "int"
-        tokens = x if x.dtype == tf.string else tf.strings.as_string(x)  # integers are counted as their digits
+        dtype = "string" if flat.dtype == tf.string else "int"
+        tokens = flat if flat.dtype == tf.string else tf.strings.as_string(flat)  # integers count as their digits
         spec = VocabularySpec(top_k, frequency_threshold, vocab_filename, dtype)
         return apply_analyzer(spec, [tokens])[0]
 
@@ -121,7 +121,8 @@ def apply_vocabulary(
     array([0, 1, 0])
     """
     _check_file_format(file_format)
-    x = _inputs.tokens(x)
+    structure = _inputs.tokens(x)
+    x = _inputs.values(structure)
     num_oov_buckets = checks.integer(num_oov_buckets, "num_oov_buckets", minimum=0)
     checks.integer(default_value, "default_value")
     with tf.compat.v1.name_scope(name, "apply_vocab"):
@@ -130,7 +131,7 @@ def apply_vocabulary(
             # Not executed: stands for the lookup while planning, and depends on
             # the vocabulary so the planner sees the dependency.
             dependency = tf.cast(tf.strings.length(deferred_vocab_filename_tensor), tf.int64)
-            return tf.zeros_like(x, tf.int64) + dependency * 0
+            return _inputs.with_values(structure, tf.zeros_like(x, tf.int64) + dependency * 0)
         key_dtype = x.dtype if x.dtype == tf.string else tf.int64
         if kind == "tokens":
             initializer = _in_memory_initializer(vocab, key_dtype)
@@ -150,9 +151,11 @@ def apply_vocabulary(
         ids = table.lookup(keys)
         size = vocabulary_size(deferred_vocab_filename_tensor)
         if size is not None:
-            lowest = 0 if num_oov_buckets > 0 else np.minimum(0, int(default_value))
-            annotate_int_domain(ids, lowest, size - 1 + num_oov_buckets)
-        return ids
+            if num_oov_buckets > 0:
+                annotate_int_domain(ids, 0, size - 1 + num_oov_buckets)
+            else:  # tf.Transform's range: the ids and the default value
+                annotate_int_domain(ids, min(0, int(default_value)), max(size - 1, int(default_value)))
+        return _inputs.with_values(structure, ids)
 
 
 def _in_memory_initializer(tokens: np.ndarray, key_dtype: tf.DType):
