@@ -219,7 +219,13 @@ def resolve_path(path: str, base: str) -> str:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with VALUE read as YAML (``2`` is an int, ``[a, b]`` a list, ``null`` removes KEY)."""
+    """``KEY=VALUE`` with VALUE read as YAML (``2`` is an int, ``[a, b]`` a list, ``null`` removes KEY).
+
+    >>> parse_override("output.num_shards=2")
+    ('output.num_shards', 2)
+    >>> parse_override("input.schema.tags.shape=varlen")
+    ('input.schema.tags.shape', 'varlen')
+    """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"`--set` takes KEY=VALUE, e.g. --set output.format=tfrecord; got {text!r}")

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "goldens")
-MODULES: list[str] = []  # test modules holding @golden_case functions, e.g. "tests.test_parity_text"
+MODULES: list[str] = ["tests.test_parity_lists"]  # test modules holding @golden_case functions
 CASES: dict[str, Callable] = {}
 
 
@@ -87,8 +87,9 @@ def generate(names: list[str] | None = None) -> None:
 
     for module in MODULES:
         importlib.import_module(module)
-    for name in names or sorted(CASES):
-        make_fn, feature_spec, columns = CASES[name]()
+    cases = importlib.import_module("tests.goldens").CASES  # where the test modules registered them
+    for name in names or sorted(cases):
+        make_fn, feature_spec, columns = cases[name]()
         import tensorflow_transform as tft
 
         outputs = run_tft_with_spec(make_fn(tft), feature_spec, columns)

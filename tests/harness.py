@@ -48,9 +48,12 @@ def columns_to_batches(columns: dict[str, np.ndarray], schema: pp.Schema, batch_
         arrays = {}
         for feature in schema.features:
             values = columns[feature.name][start : start + batch_size]
-            arrays[feature.name] = pa.array(
-                values, type=engine.arrow_type(feature.type) if feature.type != "string" else pa.string()
-            )
+            value_type = engine.arrow_type(feature.type) if feature.type != "string" else pa.string()
+            if feature.is_list:
+                rows = [[v.decode() if isinstance(v, bytes) else v for v in row] for row in values]
+                arrays[feature.name] = pa.array(rows, type=pa.list_(value_type))
+            else:
+                arrays[feature.name] = pa.array(values, type=value_type)
         batches.append(pa.record_batch(arrays))
     return batches
 
