@@ -34,8 +34,8 @@ def fail(path: str, allowed: str, value: Any, hint: str = "") -> ConfigError:
 def unknown_key(path: str, key: Any, known) -> ConfigError:
     """The error for a key the job file does not have, with the nearest valid one.
 
-    >>> print(unknown_key("output", "fromat", ["path", "format", "num_shards"]))
-    `output.fromat` is not a valid key (did you mean `output.format`?); valid keys under `output`: 'format', 'num_shards', 'path'
+    >>> print(unknown_key("output", "fromat", ["path", "format"]))
+    `output.fromat` is not a valid key (did you mean `output.format`?); valid keys under `output`: 'format', 'path'
     """
     hint = did_you_mean(join(path, key), [join(path, k) for k in known], quote=backticked)
     where = f" under `{path}`" if path else ""
