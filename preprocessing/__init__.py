@@ -9,6 +9,8 @@ Nothing here imports Apache Beam; pipelines live in ``beam_jobs``.
 """
 
 from featurebeam_base.errors import ArgumentError, PreprocessingError
+from preprocessing import experimental
+from preprocessing._annotations import get_num_buckets_for_transformed_feature
 from preprocessing._analyzers import histogram, max, mean, min, quantiles, size, sum, var  # noqa: A004
 from preprocessing._mappers import (
     apply_buckets,
@@ -30,6 +32,8 @@ __all__ = [
     "apply_vocabulary",
     "bucketize",
     "compute_and_apply_vocabulary",
+    "experimental",
+    "get_num_buckets_for_transformed_feature",
     "hash_strings",
     "histogram",
     "max",

@@ -25,7 +25,7 @@ import tensorflow as tf
 from analyzers import RECORDS_FILE
 from featurebeam_base.columns import OutputColumn
 from preprocessing._schema import Schema
-from preprocessing._tracing import call_preprocessing_fn, raw_placeholders
+from preprocessing._tracing import call_preprocessing_fn, raw_placeholders, resolve_int_domains
 
 SERVING_SIGNATURE = "serving_default"
 EXAMPLES_SIGNATURE = "transform_examples"
@@ -110,6 +110,7 @@ def export_transform_fn(
             builder = tf.compat.v1.saved_model.Builder(v1_dir)
             with tf.compat.v1.Session(graph=graph) as session:
                 session.run(init_op)
+                int_domains = resolve_int_domains(session, served.int_domains)
                 builder.add_meta_graph_and_variables(
                     session,
                     [tf.compat.v1.saved_model.tag_constants.SERVING],
@@ -120,7 +121,7 @@ def export_transform_fn(
                 )
             builder.save()
         _resave_as_tf2(v1_dir, export_dir, served.inputs)
-        return [output_column(name, t, served.int_domains.get(name)) for name, t in served.outputs.items()]
+        return [output_column(name, t, int_domains.get(name)) for name, t in served.outputs.items()]
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 
