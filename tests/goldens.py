@@ -63,7 +63,7 @@ def _from_arrow(column: pa.ChunkedArray) -> np.ndarray:
         from tests.harness import list_rows
 
         return list_rows(column)
-    if pa.types.is_binary(column.type) or pa.types.is_string(column.type):
+    if pa.types.is_binary(column.type) or pa.types.is_string(column.type) or pa.types.is_large_binary(column.type):
         return np.array(column.to_pylist(), dtype=object)
     return column.to_numpy(zero_copy_only=False)
 

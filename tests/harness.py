@@ -164,15 +164,22 @@ def _instance_value(value):
 def _as_numpy(column: pa.Array, feature) -> np.ndarray:
     if isinstance(feature, tf.io.FixedLenFeature):
         values = column.flatten() if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) else column
-        flat = np.array(values.to_pylist(), dtype=object) if pa.types.is_binary(values.type) else values.to_numpy()
+        flat = np.array(values.to_pylist(), dtype=object) if _is_bytes(values.type) else values.to_numpy()
         return flat.reshape([len(column), *feature.shape])
     return list_rows(column)
+
+
+def _is_bytes(arrow_type) -> bool:
+    return any(
+        check(arrow_type)
+        for check in (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_string, pa.types.is_large_string)
+    )
 
 
 def list_rows(column: pa.Array) -> np.ndarray:
     """A list column as an object array of one numpy array per row, in the list's value dtype."""
     value_type = column.type.value_type
-    dtype = object if pa.types.is_binary(value_type) or pa.types.is_string(value_type) else value_type.to_pandas_dtype()
+    dtype = object if _is_bytes(value_type) else value_type.to_pandas_dtype()
     rows = np.empty(len(column), dtype=object)
     rows[:] = [np.asarray(row, dtype=dtype) for row in column.to_pylist()]
     return rows
