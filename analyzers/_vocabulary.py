@@ -90,7 +90,9 @@ class Scored:
 
     def take(self, indices: np.ndarray) -> Scored:
         indices = np.asarray(indices, np.int64)
-        return Scored(self.counts.take(pa.array(indices)), self.score[indices], self.frequency[indices], self.integer[indices])
+        return Scored(
+            self.counts.take(pa.array(indices)), self.score[indices], self.frequency[indices], self.integer[indices]
+        )
 
 
 def _counts_of(table: pa.Table) -> "mutual_information.Counts":

@@ -56,7 +56,8 @@ def approximate_vocabulary(
     top_k = checks.integer(top_k, "top_k", minimum=1)
     if top_k > LARGE_VOCAB_TOP_K:
         raise ArgumentError(
-            "top_k", f"must be at most {LARGE_VOCAB_TOP_K:,} for an approximate vocabulary (use pp.vocabulary); got {top_k}"
+            "top_k",
+            f"must be at most {LARGE_VOCAB_TOP_K:,} for an approximate vocabulary (use pp.vocabulary); got {top_k}",
         )
     with tf.compat.v1.name_scope(name, "approximate_vocabulary"):
         spec, inputs = vocabulary_spec(

@@ -59,7 +59,9 @@ def _labels_of(labels, x) -> tuple[tf.Tensor, tf.Tensor]:
         )
     labels = _inputs.dense(labels, "labels")
     if not labels.dtype.is_integer:
-        raise ArgumentError("labels", f"must be an integer tensor (a label id per row); got a tf.{labels.dtype.name} tensor")
+        raise ArgumentError(
+            "labels", f"must be an integer tensor (a label id per row); got a tf.{labels.dtype.name} tensor"
+        )
     if labels.shape.rank is not None and (labels.shape.rank > 2 or (labels.shape.rank == 2 and labels.shape[1] != 1)):
         raise ArgumentError("labels", f"must hold one label per row (shape [batch]); got shape {labels.shape}")
     rows = tf.reshape(tf.cast(labels, tf.int64), [-1])
@@ -85,7 +87,8 @@ def _vocabulary_inputs(x, weights, labels) -> list[tf.Tensor]:
         return [tokens, token_labels, row_labels]
     if _inputs.is_composite(x) or (x.shape.rank is not None and x.shape.rank != 1):
         raise ArgumentError(
-            "weights", "with `labels` need one token per row: `x` must be a dense tensor of shape [batch] (as in tf.Transform)"
+            "weights",
+            "with `labels` need one token per row: `x` must be a dense tensor of shape [batch] (as in tf.Transform)",
         )
     return [tokens, token_labels, row_labels, token_weights, token_weights]
 
@@ -319,7 +322,10 @@ def _annotate_ids(ids: tf.Tensor, table_size, default_value: int, num_oov_bucket
     low, high = 0, table_size - 1
     if num_oov_buckets <= 0:
         if isinstance(high, tf.Tensor):
-            low, high = tf.minimum(tf.cast(low, tf.int64), default_value), tf.maximum(tf.cast(high, tf.int64), default_value)
+            low, high = (
+                tf.minimum(tf.cast(low, tf.int64), default_value),
+                tf.maximum(tf.cast(high, tf.int64), default_value),
+            )
         else:
             low, high = min(low, int(default_value)), max(high, int(default_value))
     annotate_int_domain(ids, low, high)
