@@ -164,7 +164,9 @@ class PerKeySpec(AnalyzerSpec):
             }
         keys = [_token(k) for k in np.asarray(values[0], dtype=object)[:_SHOWN_KEYS].tolist()]
         names = [output.name for output in self.statistics()]
-        shown = {name: _jsonable(np.asarray(v)[:_SHOWN_KEYS] if np.ndim(v) else v) for name, v in zip(names, values[1:])}
+        shown = {
+            name: _jsonable(np.asarray(v)[:_SHOWN_KEYS] if np.ndim(v) else v) for name, v in zip(names, values[1:])
+        }
         return {"keys": keys, "values": shown, "summary": f"{len(values[0])} keys (first: {', '.join(keys[:5])})"}
 
 

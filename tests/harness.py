@@ -110,7 +110,12 @@ def run_tft(fn, schema, columns):
 
 
 def run_tft_with_spec(
-    fn, feature_spec: dict, columns: dict, *, desired_batch_size: int | None = None, transform_columns: dict | None = None
+    fn,
+    feature_spec: dict,
+    columns: dict,
+    *,
+    desired_batch_size: int | None = None,
+    transform_columns: dict | None = None,
 ) -> dict:
     """tf.Transform's outputs for raw ``columns`` described by a tf.Transform ``feature_spec``.
 

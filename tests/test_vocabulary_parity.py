@@ -364,7 +364,8 @@ def test_default_vocabulary_file_names_are_tf_transforms(vocabulary_run):
     "column",
     [
         "ids", "ids_buckets", "ids_records", "ids_records_buckets", "ids_supervised", "ids_lookup_fn",
-        "ids_lookup_fn_buckets", "ids_approximate", "size_reserved", "size_reserved_top", "size_records", "size_my_vocab",
+        "ids_lookup_fn_buckets", "ids_approximate", "size_reserved", "size_reserved_top",
+        "size_records", "size_my_vocab",
     ],
 )  # fmt: skip
 def test_vocabulary_ids_and_sizes_equal_tf_transforms(vocabulary_run, column):
