@@ -128,6 +128,7 @@ def _check_frequencies(x: np.ndarray, n, token_names) -> None:
     if over.size:
         i = over[0]
         name = token_names[int(i)].as_py() if token_names is not None else f"#{i}"
+        name = name.decode("utf-8", "backslashreplace") if isinstance(name, bytes) else name
         raise InputError(
             f"vocabulary with `labels`: token {name!r} occurs {x[i]:g} times but there are only {float(n):g} rows; "
             "with labels, each row must hold a set of tokens (no token repeated within a row)"
