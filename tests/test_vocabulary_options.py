@@ -148,7 +148,10 @@ TOKENS = np.array([t for t, k in COUNTS.items() for _ in range(k)], object)
     "options, expected",
     [
         (dict(top_k=1, key_fn=lambda t: t[:1], coverage_top_k=1), [b"a_1", b"b_2", b"d", b"c_1"]),
-        (dict(frequency_threshold=4, key_fn=lambda t: t[:1], coverage_frequency_threshold=3), [b"a_1", b"a_2", b"b_2", b"b_1"]),
+        (
+            dict(frequency_threshold=4, key_fn=lambda t: t[:1], coverage_frequency_threshold=3),
+            [b"a_1", b"a_2", b"b_2", b"b_1"],
+        ),
         (dict(reserved_tokens=(b"<pad>", b"b_1")), [b"<pad>", b"b_1", b"a_1", b"a_2", b"b_2", b"d", b"c_1"]),
     ],
 )  # fmt: skip
