@@ -342,7 +342,14 @@ class QuantilesPerKeySpec(PerKeySpec):
 
 
 def join_boundary_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """tf.Transform's ``_join_boundary_rows`` (float32 throughout): ``(boundaries, scale, shift, num_buckets)``."""
+    """tf.Transform's ``_join_boundary_rows`` (float32 throughout): ``(boundaries, scale, shift, num_buckets)``.
+
+    With one boundary per key (2 buckets), key ``k``'s boundary is shifted to
+    ``k`` and the boundaries are ``0, 1, ..., K - 1``, so a value's bucket is
+    its count of boundaries up to it minus ``k``. tf.Transform keeps the single
+    boundary ``0`` there, which puts a value of key ``k`` in bucket 1 from its
+    boundary minus ``k`` on: wrong for every key but the first.
+    """
     num_buckets = np.array(matrix.shape[1] + 1, np.int64)
     if matrix.shape[0] == 0:
         return np.zeros(1, np.float32), np.zeros(0, np.float32), np.zeros(0, np.float32), num_buckets
@@ -355,4 +362,6 @@ def join_boundary_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     scale = np.divide(1.0, spread, out=np.ones_like(spread), where=spread != 0)
     shift = np.arange(scale.size, dtype=np.float32) - low * scale
     scaled = increasing[:, 1:] * np.expand_dims(scale, axis=1) + np.expand_dims(shift, axis=1)
+    if matrix.shape[1] == 1:
+        return np.arange(len(scale), dtype=np.float32), scale, shift, num_buckets
     return np.insert(scaled.flatten(), 0, 0.0), scale, shift, num_buckets

@@ -341,7 +341,9 @@ def bucketize_per_key(
         transformed = tf.cast(values, tf.float32) * scale + shift
         offset = tf.searchsorted(boundaries, transformed, side="right", out_type=tf.int64)
         max_bucket = tf.cast(buckets, tf.int64) - 1
-        bucketized = tf.clip_by_value(offset - (max_bucket - 1) * present, 0, max_bucket)
+        # neighbouring keys share a boundary (num_buckets - 2 per key), except with one boundary per key
+        per_key = max_bucket - 1 if num_buckets > 2 else tf.constant(1, tf.int64)
+        bucketized = tf.clip_by_value(offset - per_key * present, 0, max_bucket)
         bucketized = tf.where(index < 0, index, bucketized)
         annotate_int_domain(bucketized, 0, num_buckets - 1)
         return _inputs.with_values(x, bucketized)
