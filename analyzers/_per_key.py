@@ -51,7 +51,8 @@ def group_sum(codes: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
 def group_max(codes: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
     """Maximum per group; NaN wins, as in tf.Transform."""
     result = np.full((groups, *values.shape[1:]), -np.inf, values.dtype)
-    np.maximum.at(result, codes, values)
+    with np.errstate(invalid="ignore"):
+        np.maximum.at(result, codes, values)
     return result
 
 

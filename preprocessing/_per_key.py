@@ -350,7 +350,9 @@ def bucketize_per_key(
 
 
 @api_function()
-def count_per_key(key: TensorType, key_vocabulary_filename: str | None = None, name: str | None = None):
+def count_per_key(
+    key: TensorType, key_vocabulary_filename: str | None = None, name: str | None = None
+) -> tuple[tf.Tensor, tf.Tensor] | tf.Tensor:
     """The number of occurrences of each distinct key over the dataset.
 
     Returns ``(keys, counts)``: the keys in ascending order of their bytes
