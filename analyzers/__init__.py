@@ -9,6 +9,7 @@ importing the specs does not pull in Apache Beam.
 
 from analyzers._histogram import HistogramSpec
 from analyzers._numeric import MeanAndVarSpec, MinMaxSpec, SizeSpec, SumSpec
+from analyzers._per_key import CountPerKeySpec, MeanAndVarPerKeySpec, MinAndMaxPerKeySpec, QuantilesPerKeySpec
 from analyzers._quantiles import QuantilesSpec
 from analyzers._sparse_columns import SparseColumnsSpec
 from analyzers._spec import RECORDS_FILE, AnalyzerSpec, Output
@@ -17,10 +18,14 @@ from analyzers._vocabulary import VocabularySpec, write_vocabulary_file
 __all__ = [
     "RECORDS_FILE",
     "AnalyzerSpec",
+    "CountPerKeySpec",
     "HistogramSpec",
+    "MeanAndVarPerKeySpec",
     "MeanAndVarSpec",
+    "MinAndMaxPerKeySpec",
     "MinMaxSpec",
     "Output",
+    "QuantilesPerKeySpec",
     "QuantilesSpec",
     "SizeSpec",
     "SparseColumnsSpec",

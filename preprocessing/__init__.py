@@ -9,7 +9,9 @@ Nothing here imports Apache Beam; pipelines live in ``beam_jobs``.
 """
 
 from featurebeam_base.errors import ArgumentError, PreprocessingError
+from preprocessing import experimental
 from preprocessing._analyzers import histogram, max, mean, min, quantiles, size, sum, var  # noqa: A004
+from preprocessing._annotations import get_num_buckets_for_transformed_feature
 from preprocessing._mappers import (
     apply_buckets,
     bucketize,
@@ -17,6 +19,13 @@ from preprocessing._mappers import (
     scale_by_min_max,
     scale_to_0_1,
     scale_to_z_score,
+)
+from preprocessing._per_key import (
+    bucketize_per_key,
+    count_per_key,
+    scale_by_min_max_per_key,
+    scale_to_0_1_per_key,
+    scale_to_z_score_per_key,
 )
 from preprocessing._schema import Feature, Schema
 from preprocessing._vocabulary import apply_vocabulary, compute_and_apply_vocabulary, vocabulary
@@ -29,7 +38,11 @@ __all__ = [
     "apply_buckets",
     "apply_vocabulary",
     "bucketize",
+    "bucketize_per_key",
     "compute_and_apply_vocabulary",
+    "count_per_key",
+    "experimental",
+    "get_num_buckets_for_transformed_feature",
     "hash_strings",
     "histogram",
     "max",
@@ -37,8 +50,11 @@ __all__ = [
     "min",
     "quantiles",
     "scale_by_min_max",
+    "scale_by_min_max_per_key",
     "scale_to_0_1",
+    "scale_to_0_1_per_key",
     "scale_to_z_score",
+    "scale_to_z_score_per_key",
     "size",
     "sum",
     "var",

@@ -32,7 +32,7 @@ from preprocessing._signatures import (
     TFT_SIGNATURE,
     TransformModule,
 )
-from preprocessing._tracing import call_preprocessing_fn, raw_placeholders
+from preprocessing._tracing import call_preprocessing_fn, raw_placeholders, resolve_int_domains
 
 INTERFACE_FILE = "assets.extra/interface.json"
 
@@ -117,6 +117,7 @@ def export_transform_fn(
             builder = tf.compat.v1.saved_model.Builder(v1_dir)
             with tf.compat.v1.Session(graph=graph) as session:
                 session.run(init_op)
+                int_domains = resolve_int_domains(session, served.int_domains)
                 builder.add_meta_graph_and_variables(
                     session,
                     [tf.compat.v1.saved_model.tag_constants.SERVING],
@@ -128,7 +129,7 @@ def export_transform_fn(
             builder.save()
         features = [read[name] for name in served.inputs]
         _resave_as_tf2(v1_dir, export_dir, features)
-        columns = [output_column(name, t, served.int_domains.get(name)) for name, t in served.outputs.items()]
+        columns = [output_column(name, t, int_domains.get(name)) for name, t in served.outputs.items()]
         _write_interface(export_dir, features, columns)
         return columns
     finally:

@@ -161,7 +161,7 @@ def test_feature_parameters_are_checked_per_transform(tmp_path):
     assert declarative_error_of(tmp_path, job) == "`features[0].epsilon` must be a number in (0, 1); got 2"
     job = features_job({"name": "c", "transform": "compute_and_apply_vocabulary", "labels": "fare"})
     message = declarative_error_of(tmp_path, job)
-    assert message.startswith("`features[0]`: pp.compute_and_apply_vocabulary: `labels` is not supported yet")
+    assert message == "`features[0].labels` must be an integer tensor (a label id per row); got a tf.float32 tensor"
 
 
 def test_feature_parameters_take_tf_transform_defaults_and_columns(tmp_path):
