@@ -10,6 +10,8 @@ Nothing here imports Apache Beam; pipelines live in ``beam_jobs``.
 
 from featurebeam_base.errors import ArgumentError, PreprocessingError
 from preprocessing._analyzers import histogram, max, mean, min, quantiles, size, sum, var  # noqa: A004
+from preprocessing._density import estimated_probability_density
+from preprocessing._interpolation import apply_buckets_with_interpolation
 from preprocessing._mappers import (
     apply_buckets,
     bucketize,
@@ -27,9 +29,11 @@ __all__ = [
     "PreprocessingError",
     "Schema",
     "apply_buckets",
+    "apply_buckets_with_interpolation",
     "apply_vocabulary",
     "bucketize",
     "compute_and_apply_vocabulary",
+    "estimated_probability_density",
     "hash_strings",
     "histogram",
     "max",
