@@ -7,6 +7,7 @@ is described. The Beam CombineFns carrying this math live in
 importing the specs does not pull in Apache Beam.
 """
 
+from analyzers._covariance import CovarianceSpec, PCASpec
 from analyzers._histogram import HistogramSpec
 from analyzers._numeric import MeanAndVarSpec, MinMaxSpec, SizeSpec, SumSpec
 from analyzers._quantiles import QuantilesSpec
@@ -17,10 +18,12 @@ from analyzers._vocabulary import VocabularySpec, write_vocabulary_file
 __all__ = [
     "RECORDS_FILE",
     "AnalyzerSpec",
+    "CovarianceSpec",
     "HistogramSpec",
     "MeanAndVarSpec",
     "MinMaxSpec",
     "Output",
+    "PCASpec",
     "QuantilesSpec",
     "SizeSpec",
     "SparseColumnsSpec",

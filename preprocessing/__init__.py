@@ -10,6 +10,7 @@ Nothing here imports Apache Beam; pipelines live in ``beam_jobs``.
 
 from featurebeam_base.errors import ArgumentError, PreprocessingError
 from preprocessing._analyzers import histogram, max, mean, min, quantiles, size, sum, var  # noqa: A004
+from preprocessing._covariance import covariance, pca
 from preprocessing._density import estimated_probability_density
 from preprocessing._interpolation import apply_buckets_with_interpolation
 from preprocessing._mappers import (
@@ -33,12 +34,14 @@ __all__ = [
     "apply_vocabulary",
     "bucketize",
     "compute_and_apply_vocabulary",
+    "covariance",
     "estimated_probability_density",
     "hash_strings",
     "histogram",
     "max",
     "mean",
     "min",
+    "pca",
     "quantiles",
     "scale_by_min_max",
     "scale_to_0_1",
