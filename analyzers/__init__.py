@@ -13,6 +13,7 @@ from analyzers._numeric import MeanAndVarSpec, MinMaxSpec, SizeSpec, SumSpec
 from analyzers._quantiles import QuantilesSpec
 from analyzers._sparse_columns import SparseColumnsSpec
 from analyzers._spec import RECORDS_FILE, AnalyzerSpec, Output
+from analyzers._tukey import TukeySpec
 from analyzers._vocabulary import VocabularySpec, write_vocabulary_file
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "SizeSpec",
     "SparseColumnsSpec",
     "SumSpec",
+    "TukeySpec",
     "VocabularySpec",
     "write_vocabulary_file",
 ]

@@ -12,6 +12,7 @@ from featurebeam_base.errors import ArgumentError, PreprocessingError
 from preprocessing._analyzers import histogram, max, mean, min, quantiles, size, sum, var  # noqa: A004
 from preprocessing._covariance import covariance, pca
 from preprocessing._density import estimated_probability_density
+from preprocessing._gaussian import scale_to_gaussian
 from preprocessing._interpolation import apply_buckets_with_interpolation
 from preprocessing._mappers import (
     apply_buckets,
@@ -22,6 +23,7 @@ from preprocessing._mappers import (
     scale_to_z_score,
 )
 from preprocessing._schema import Feature, Schema
+from preprocessing._tukey import tukey_h_params, tukey_location, tukey_scale
 from preprocessing._vocabulary import apply_vocabulary, compute_and_apply_vocabulary, vocabulary
 
 __all__ = [
@@ -45,9 +47,13 @@ __all__ = [
     "quantiles",
     "scale_by_min_max",
     "scale_to_0_1",
+    "scale_to_gaussian",
     "scale_to_z_score",
     "size",
     "sum",
+    "tukey_h_params",
+    "tukey_location",
+    "tukey_scale",
     "var",
     "vocabulary",
 ]

@@ -15,8 +15,6 @@ from preprocessing import _inputs
 from preprocessing._api import TensorType, api_function
 from preprocessing._tracing import apply_analyzer
 
-_FLOAT_OUTPUT = {tf.float16: tf.float16, tf.float32: tf.float32, tf.float64: tf.float64}
-
 
 def _reduced_input(x, reduce_instance_dims):
     """What a numeric analyzer reduces, and whether per column of a SparseTensor.
@@ -48,7 +46,7 @@ def _sparse_columns(x: tf.SparseTensor, statistic: str, output_dtype: str = "flo
 def _mean_and_var(x, reduce_instance_dims=True, output_dtype=None) -> tuple[tf.Tensor, tf.Tensor]:
     """Mean and (population) variance of ``x`` in one analyzer."""
     x, per_column = _reduced_input(x, reduce_instance_dims)
-    output_dtype = _inputs.output_dtype(output_dtype) or _FLOAT_OUTPUT.get(x.dtype, tf.float32)
+    output_dtype = _inputs.float_output_dtype(x, output_dtype)
     with tf.compat.v1.name_scope("mean_and_var"):
         if per_column:
             mean, var = _sparse_columns(x, "mean_and_var", output_dtype.name)
