@@ -10,6 +10,7 @@ importing the specs does not pull in Apache Beam.
 from analyzers._covariance import CovarianceSpec, PCASpec
 from analyzers._histogram import HistogramSpec
 from analyzers._numeric import MeanAndVarSpec, MinMaxSpec, SizeSpec, SumSpec
+from analyzers._ptransform import PTransformSpec
 from analyzers._quantiles import QuantilesSpec
 from analyzers._sparse_columns import SparseColumnsSpec
 from analyzers._spec import RECORDS_FILE, AnalyzerSpec, Output
@@ -25,6 +26,7 @@ __all__ = [
     "MinMaxSpec",
     "Output",
     "PCASpec",
+    "PTransformSpec",
     "QuantilesSpec",
     "SizeSpec",
     "SparseColumnsSpec",

@@ -9,6 +9,7 @@ Nothing here imports Apache Beam; pipelines live in ``beam_jobs``.
 """
 
 from featurebeam_base.errors import ArgumentError, PreprocessingError
+from preprocessing import experimental as experimental  # tft.experimental's counterpart; not in __all__, as there
 from preprocessing._analyzers import histogram, max, mean, min, quantiles, size, sum, var  # noqa: A004
 from preprocessing._covariance import covariance, pca
 from preprocessing._density import estimated_probability_density
@@ -22,6 +23,7 @@ from preprocessing._mappers import (
     scale_to_0_1,
     scale_to_z_score,
 )
+from preprocessing._pyfunc import apply_pyfunc
 from preprocessing._schema import Feature, Schema
 from preprocessing._tukey import tukey_h_params, tukey_location, tukey_scale
 from preprocessing._vocabulary import apply_vocabulary, compute_and_apply_vocabulary, vocabulary
@@ -33,6 +35,7 @@ __all__ = [
     "Schema",
     "apply_buckets",
     "apply_buckets_with_interpolation",
+    "apply_pyfunc",
     "apply_vocabulary",
     "bucketize",
     "compute_and_apply_vocabulary",
