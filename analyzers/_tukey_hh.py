@@ -32,7 +32,7 @@ import numpy as np
 GAUSSIAN_L_KURTOSIS = 0.1226017
 MAX_L_KURTOSIS = 1.0 - 1e-5
 MAX_H = 1.0 - 1e-7
-_BISECTIONS = 60
+_BISECTIONS = 45  # halves an interval of width <= 1 to below 3e-14
 _ROOT_2PI = np.sqrt(2.0 * np.pi)
 
 
@@ -73,7 +73,8 @@ def _left_h(hr: np.ndarray, skewness: np.ndarray) -> np.ndarray:
     def too_skewed(hl):  # skewness falls as hl grows toward hr
         return l_moments(hl, hr)[2] > skewness
 
-    return _bisect(too_skewed, np.zeros_like(hr), hr.copy())
+    reachable = l_moments(np.zeros_like(hr), hr)[2] > skewness
+    return np.where(reachable, _bisect(too_skewed, np.zeros_like(hr), hr.copy()), 0.0)
 
 
 def h_params(l_skewness, l_kurtosis) -> tuple[np.ndarray, np.ndarray]:
