@@ -65,7 +65,9 @@ def estimated_probability_density(
             )
         x = _inputs.dense(x)
         if x.shape.rank is not None and x.shape.rank > 1 and (x.shape[-1] is None or x.shape[-1] > 1):
-            raise ArgumentError("x", f"must hold one value per row (shape [batch] or [batch, 1]); got shape {x.shape}")
+            raise ArgumentError(
+                "x", f"must hold one value per row (shape [batch] or [batch, 1]); got shape {x.shape.as_list()}"
+            )
         categorical = checks.boolean(categorical, "categorical")
         counts, bins = _analyzers.histogram(x, boundaries=boundaries, categorical=categorical)
         counts = tf.cast(counts, tf.float32)
