@@ -41,10 +41,12 @@ def batch_arrays(inputs: tuple) -> tuple[np.ndarray, ...]:
     for value in inputs:
         if isinstance(value, (pa.Array, pa.ChunkedArray)):
             column = value.combine_chunks() if isinstance(value, pa.ChunkedArray) else value
-            if pa.types.is_fixed_size_list(column.type):
-                value = column.flatten().to_numpy(zero_copy_only=False).reshape(len(column), column.type.list_size)
-            else:
-                value = column.to_numpy(zero_copy_only=False)
+            width = column.type.list_size if pa.types.is_fixed_size_list(column.type) else None
+            flat = column.flatten() if width else column
+            if pa.types.is_string(flat.type) or pa.types.is_large_string(flat.type):
+                flat = flat.cast(pa.binary())
+            value = flat.to_numpy(zero_copy_only=False)
+            value = value.reshape(len(column), width) if width else value
         arrays.append(np.asarray(value))
     return tuple(arrays)
 

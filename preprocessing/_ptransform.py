@@ -64,7 +64,7 @@ def _dense_inputs(inputs) -> list[tf.Tensor]:
     return tensors
 
 
-@api_function(unsupported={"output_asset_default_values": _ASSETS})
+@api_function(unsupported={"output_asset_default_values": _ASSETS}, namespace="experimental")
 def ptransform_analyzer(
     inputs: Collection[tf.Tensor],
     ptransform: Any,
