@@ -36,7 +36,7 @@ class QuantilesSpec(AnalyzerSpec):
     weighted: bool = False
 
     def check(self):
-        checks.integer(self.num_buckets, "num_buckets", minimum=1)
+        checks.integer(self.num_buckets, "num_buckets", minimum=2)  # tf.Transform fails at run time on 1
         checks.number(self.epsilon, "epsilon", above=0.0, below=1.0)
 
     @property

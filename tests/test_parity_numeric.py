@@ -453,8 +453,8 @@ def test_float16_outputs_are_the_float64_statistics_rounded(diabetes):
     np.testing.assert_allclose(actual["z_float16"], z, atol=2e-3)
     s6_scale = np.float16(fit(data["s6"].astype(np.float32))[1])
     np.testing.assert_allclose(actual["tukey_scale_float16"][0], s6_scale, rtol=1e-3)
-    # tf.Transform sums ages squared in float16 (over 65504): its variance is inf, its z-scores near 0,
-    # its L-moments inf, so its Tukey scale falls back to 1.
+    # tf.Transform accumulates in float16 (largest value 65504): its z-scores of the ages stay within 0.2
+    # (instead of 2.3) and its L-moments overflow, so its Tukey scale falls back to 1.
     assert np.max(np.abs(expected["z_float16"])) < 0.2 and expected["tukey_scale_float16"][0, 0] == 1.0
 
 
