@@ -279,3 +279,20 @@ def test_ptransform_outputs_are_checked_against_what_was_declared():
         assert str(caught.value).startswith(f"{where} {problem}")
     with pytest.raises(PreprocessingError, match=r"output 1 .* must be text \(str or bytes\) for tf.string"):
         spec.checked([[[1, 2]], [[1, 2]], [1.0]])
+
+
+def test_the_readme_example_where_tf_transforms_h_search_stops_short():
+    """200 draws of u exp(h u^2 / 2) with hl = 0.2, hr = 0.6, fitted with one batch (README: Numeric analyzers)."""
+    from tensorflow_transform import gaussianization
+
+    u = np.random.RandomState(42).randn(200)
+    x = (np.where(u < 0, u * np.exp(0.1 * u * u), u * np.exp(0.3 * u * u)) * 3.0 + 2.0).astype(np.float32)
+    moments = _tukey.l_moments(x)
+    skewness, kurtosis = moments[2] / moments[1], moments[3] / moments[1]
+    theirs = gaussianization.compute_tukey_hh_params(np.array([skewness, kurtosis], np.float32))
+    ours = _tukey_hh.h_params(skewness, kurtosis)
+    assert round(float(skewness), 3) == 0.295
+    np.testing.assert_allclose(theirs, [0.118, 0.540], atol=5e-4)
+    assert round(float(_tukey_hh.l_moments(*theirs.astype(np.float64))[2]), 3) == 0.328
+    np.testing.assert_allclose(ours, [0.165, 0.532], atol=5e-4)
+    np.testing.assert_allclose(_tukey_hh.l_moments(*ours)[2:], [skewness, kurtosis], atol=1e-9)
