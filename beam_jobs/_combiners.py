@@ -11,6 +11,8 @@ phase that share it; it takes the per-batch analyzer inputs
   sums), sharded by a stable hash of the token and combined per (vocabulary,
   shard), so no worker ever holds every distinct token; ``top_k``, coverage
   and thresholds apply per shard, then on the union.
+- ``PTransformSpec`` (``pp.experimental.ptransform_analyzer``): the user's own
+  PTransform over the batches' inputs, its one-element outputs checked.
 
 A new analyzer needs no entry here unless it needs a different distribution.
 """
@@ -21,8 +23,9 @@ from collections.abc import Callable
 
 import apache_beam as beam
 
-from analyzers import AnalyzerSpec, VocabularySpec
+from analyzers import AnalyzerSpec, PTransformSpec, VocabularySpec
 from analyzers import _vocabulary as vocab_math
+from analyzers._ptransform import batch_arrays
 from analyzers.combine_fns import FusedAnalyzersCombineFn, TokenCountsCombineFn
 
 _COMBINERS: dict[type, type[beam.PTransform]] = {}
@@ -125,3 +128,36 @@ class ShardedVocabularies(beam.PTransform):
             | "ToDict" >> beam.combiners.ToDict()
             | "AddEmpty" >> beam.Map(_with_empty_vocabularies, self._specs, totals)
         )
+
+
+def _label(key: str) -> str:
+    return key.replace("/", ".")
+
+
+def _results_of(_, spec: PTransformSpec, *collected):
+    return spec.key, spec.checked(list(collected))
+
+
+@register_combiner(PTransformSpec)
+class UserPTransforms(beam.PTransform):
+    """Each ``ptransform_analyzer``'s PTransform over its inputs (one tuple of numpy arrays per batch)."""
+
+    def __init__(self, specs: list[PTransformSpec]):
+        super().__init__()
+        self._specs = list(specs)
+
+    def expand(self, inputs):
+        results = []
+        for spec in self._specs:
+            label = _label(spec.key)
+            batches = inputs | f"Inputs[{label}]" >> beam.Map(lambda found, key: batch_arrays(found[key]), spec.key)
+            outputs = spec.returned(batches | f"Apply[{label}]" >> spec.ptransform)
+            collected = [
+                output | f"Collect[{label}][{i}]" >> beam.combiners.ToList() for i, output in enumerate(outputs)
+            ]
+            results.append(
+                inputs.pipeline
+                | f"Start[{label}]" >> beam.Create([None])
+                | f"Check[{label}]" >> beam.Map(_results_of, spec, *[beam.pvalue.AsSingleton(c) for c in collected])
+            )
+        return results | "Flatten" >> beam.Flatten() | "ToDict" >> beam.combiners.ToDict()

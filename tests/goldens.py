@@ -33,6 +33,7 @@ GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "goldens")
 MODULES: list[str] = [  # test modules holding @golden_case functions
     "tests.test_parity_lists",
     "tests.test_vocabulary_parity",
+    "tests.test_parity_numeric",
 ]
 CASES: dict[str, Callable] = {}
 
@@ -104,4 +105,6 @@ def generate(names: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    generate(sys.argv[1:] or None)
+    # Run as ``python -m tests.goldens`` this file is ``__main__``; the test modules register their
+    # cases with ``tests.goldens``, so generate from that module.
+    importlib.import_module("tests.goldens").generate(sys.argv[1:] or None)

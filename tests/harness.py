@@ -41,19 +41,20 @@ def collected(directory):
     return elements
 
 
+def _arrow_column(values, feature: pp.Feature) -> pa.Array:
+    value_type = engine.arrow_type(feature.type) if feature.type != "string" else pa.string()
+    if feature.is_list:  # one sequence per row
+        return pa.array([list(np.asarray(row).tolist()) for row in values], type=pa.list_(value_type))
+    return pa.array(values, type=value_type)
+
+
 def columns_to_batches(columns: dict[str, np.ndarray], schema: pp.Schema, batch_size: int) -> list[pa.RecordBatch]:
     n = len(next(iter(columns.values())))
     batches = []
     for start in range(0, n, batch_size):
         arrays = {}
         for feature in schema.features:
-            values = columns[feature.name][start : start + batch_size]
-            value_type = engine.arrow_type(feature.type) if feature.type != "string" else pa.string()
-            if feature.is_list:
-                rows = [[v.decode() if isinstance(v, bytes) else v for v in row] for row in values]
-                arrays[feature.name] = pa.array(rows, type=pa.list_(value_type))
-            else:
-                arrays[feature.name] = pa.array(values, type=value_type)
+            arrays[feature.name] = _arrow_column(columns[feature.name][start : start + batch_size], feature)
         batches.append(pa.record_batch(arrays))
     return batches
 
