@@ -316,8 +316,13 @@ def _compress(summary: _Summary, alpha: float, block_size: int, level: int) -> _
     )
 
 
-def _generate_quantiles(summary: _Summary, feature: int, num_quantiles: int) -> np.ndarray:
-    """tfx_bsl's ``GenerateQuantiles`` for one feature (``num_quantiles + 1`` values)."""
+def _generate_quantiles(summary: _Summary, feature: int, num_quantiles: int) -> tuple[np.ndarray, np.ndarray]:
+    """tfx_bsl's ``GenerateQuantilesAndCumulativeWeights`` for one feature.
+
+    Returns ``num_quantiles + 1`` values and, for each, the max rank of its
+    entry: an upper bound of the weight of the data ``<=`` it, exact when the
+    summary is.
+    """
     lo, hi = int(summary.offsets[feature]), int(summary.offsets[feature + 1])
     values = summary.values[lo:hi]
     weights = summary.weights[lo:hi]
@@ -334,7 +339,8 @@ def _generate_quantiles(summary: _Summary, feature: int, num_quantiles: int) -> 
     cur = nxt - 1
     nxt_c = np.minimum(nxt, n - 1)
     take_cur = (nxt >= n) | (d_2 < (min_ranks[cur] + weights[cur]) + (max_ranks[nxt_c] - weights[nxt_c]))
-    return np.where(take_cur, values[cur], values[nxt_c])
+    chosen = np.where(take_cur, cur, nxt_c)
+    return values[chosen], max_ranks[chosen]
 
 
 def _sketch_spec(epsilon: float, max_num_values: int) -> tuple[int, int, float]:
@@ -538,17 +544,37 @@ class QuantilesSketch:
             without values while others have some gets a row of NaN (tfx_bsl
             returns misaligned rows there).
         """
+        return self.quantiles_and_cumulative_weights(num_quantiles)[0]
+
+    def quantiles_and_cumulative_weights(self, num_quantiles: int) -> tuple[np.ndarray, np.ndarray]:
+        """Quantile boundaries and the cumulative weight at each, as tfx_bsl's
+        ``GetQuantilesAndCumulativeWeights``.
+
+        Parameters
+        ----------
+        num_quantiles : int
+            Number of quantile buckets, ``>= 2``.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``quantiles()``'s boundaries and, with the same shape, for each
+            boundary ``v`` the total weight of the values ``<= v``: exact for an
+            exact summary (then equal to tfx_bsl's), otherwise an upper bound
+            within the rank error (tfx_bsl's is an upper bound too).
+        """
         num_quantiles = int(num_quantiles)
         if num_quantiles < 2:
             raise ValueError(f"num_quantiles must be >= 2, got {num_quantiles}")
         final = self._final_summary()
         f = self._num_features
         if final.size == 0:
-            return np.empty((f, 0), np.float64)
+            return np.empty((f, 0), np.float64), np.empty((f, 0), np.float64)
         out = np.full((f, num_quantiles + 1), np.nan)
+        weights = np.full((f, num_quantiles + 1), np.nan)
         for feature in np.flatnonzero(np.diff(final.offsets) > 0):
-            out[feature] = _generate_quantiles(final, int(feature), num_quantiles)
-        return out
+            out[feature], weights[feature] = _generate_quantiles(final, int(feature), num_quantiles)
+        return out, weights
 
     # -- internals -------------------------------------------------------------
     def _level_of(self, count: int) -> int:
