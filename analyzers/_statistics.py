@@ -25,7 +25,8 @@ at most 2,101 distinct values (then equal to TFDV's); beyond, every boundary's
 rank is within 0.5% of the number of values of the true one (``epsilon / 2``).
 
 >>> import pyarrow as pa
->>> batch = pa.record_batch({"x": pa.array([1.0, 2.0, None, 4.0], pa.float32()), "s": pa.array([b"a", b"b", b"a", None])})
+>>> x = pa.array([1.0, 2.0, None, 4.0], pa.float32())
+>>> batch = pa.record_batch({"x": x, "s": pa.array([b"a", b"b", b"a", None])})
 >>> stats = compute_statistics([batch], [("x", "float"), ("s", "string")]).datasets[0]
 >>> s, x = stats.features
 >>> x.num_stats.mean, x.num_stats.common_stats.num_missing, s.string_stats.unique, s.string_stats.top_values[0].value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from analyzers import _vocabulary
+from analyzers import _statistics, _vocabulary
 from analyzers._spec import AnalyzerSpec
 
 
@@ -76,3 +76,34 @@ class TokenCountsCombineFn(beam.CombineFn):
 
     def extract_output(self, accumulator):
         return _vocabulary.merge_counts(accumulator)
+
+
+class StatisticsCombineFn(beam.CombineFn):
+    """Data statistics of RecordBatches: a ``StatisticsAccumulator`` over ``features`` (``(name, type)``).
+
+    Input: RecordBatches. Output: the accumulator, whose ``to_proto`` takes
+    the string features' value counts (combined separately, in shards).
+    ``merge_accumulators`` mutates only the first accumulator it is given.
+    """
+
+    def __init__(self, features):
+        self._features = list(features)
+
+    def create_accumulator(self):
+        return _statistics.StatisticsAccumulator(self._features)
+
+    def add_input(self, accumulator, batch):
+        return accumulator.add(batch)
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for other in accumulators:
+            merged.merge(other)
+        return merged
+
+    def compact(self, accumulator):
+        return accumulator.compact()
+
+    def extract_output(self, accumulator):
+        return accumulator

@@ -72,8 +72,13 @@ def resolve_schema(
     declared: Mapping[str, ColumnSpec],
     *,
     skip_bad_records: bool = False,
+    present_only: bool = False,
 ) -> ResolvedSchema:
-    """Infer column types from the first file; entries of ``input.schema`` override them."""
+    """Infer column types from the first file; entries of ``input.schema`` override them.
+
+    With ``present_only``, a declared column that the data lacks is left out
+    (``validate`` reports it), not added from its default nor an error.
+    """
     first, inferred = _first_schema(files, input_format, skip_bad_records)
     types: dict[str, str] = {}
     for name, feature_type in inferred.items():
@@ -82,6 +87,8 @@ def resolve_schema(
     defaults: dict[str, object] = {}
     for name, column in declared.items():
         path = f"input.schema.{name}"
+        if name not in inferred and present_only:
+            continue
         if name not in inferred and column.default is None:
             hint = did_you_mean(name, inferred)
             raise ConfigError(

@@ -94,7 +94,9 @@ def dataset_c() -> list[dict]:
             {
                 "f_norm": [float(np.float32(rng.normal(3.0, 2.0)))],
                 "f_ints": [int(x) for x in rng.integers(0, 21, size=rng.integers(1, 4))],
-                "f_mstr": [words[j] for j in rng.choice(6, size=rng.integers(0, 4), p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05])],
+                "f_mstr": [
+                    words[j] for j in rng.choice(6, size=rng.integers(0, 4), p=[0.4, 0.2, 0.15, 0.1, 0.1, 0.05])
+                ],
                 "f_sparse": [float(np.float32(rng.exponential()))] if rng.random() < 0.3 else None,
             }
         )
@@ -224,7 +226,12 @@ SYNTHETIC = {
     "half_overlap": ([(0, 2, 10)], 0, [(1, 3, 10)], 0),
     "disjoint": ([(0, 1, 10)], 0, [(2, 3, 10)], 0),
     "point_vs_range": ([(1, 1, 10)], 0, [(0, 2, 10)], 0),
-    "inf_both_sides": ([(-INF, -INF, 1), (0, 1, 4), (1, 2, 4), (INF, INF, 1)], 0, [(0, 1, 5), (1, 2, 4), (INF, INF, 1)], 0),
+    "inf_both_sides": (
+        [(-INF, -INF, 1), (0, 1, 4), (1, 2, 4), (INF, INF, 1)],
+        0,
+        [(0, 1, 5), (1, 2, 4), (INF, INF, 1)],
+        0,
+    ),
     "uneven_edges": ([(0, 1, 3), (1, 3, 5), (3, 4, 2)], 0, [(0, 2, 6), (2, 2.5, 1), (2.5, 4, 3)], 0),
 }
 SYNTHETIC_STRINGS = {
@@ -256,7 +263,9 @@ def _synthetic_statistics(side: int):
         common.num_non_missing, common.min_num_values, common.max_num_values = 10, 1, 1
         common.avg_num_values, common.tot_num_values = 1.0, 10
         for rank, (label, count) in enumerate(case[side].items()):
-            feature.string_stats.rank_histogram.buckets.add(low_rank=rank, high_rank=rank, label=label, sample_count=count)
+            feature.string_stats.rank_histogram.buckets.add(
+                low_rank=rank, high_rank=rank, label=label, sample_count=count
+            )
     return result
 
 

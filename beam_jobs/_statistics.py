@@ -1,0 +1,106 @@
+"""Data statistics on Beam: ``ComputeStatistics`` and ``WriteStatistics``.
+
+The numeric, length and presence statistics of every feature fuse into one
+``CombineGlobally`` (``StatisticsCombineFn``). The values of string features
+are counted in shards (a stable hash of the value, as for vocabularies), each
+shard keeping its number of distinct values and its 1,000 most frequent, so
+no worker holds every distinct value of a feature; the shards' results are
+exact for the whole feature because shards hold disjoint values.
+"""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from analyzers import _top_values
+from analyzers._statistics import values_per_row
+from analyzers._vocabulary import split_by_shard
+from analyzers.combine_fns import StatisticsCombineFn, TokenCountsCombineFn
+from beam_jobs._combiners import VOCAB_SHARDS
+from beam_jobs._layout import STATISTICS_DIR, STATISTICS_FILE
+
+
+def _value_counts_per_shard(batch, names: list[str], num_shards: int):
+    columns = batch.schema.names
+    for name in names:
+        if name not in columns:
+            continue
+        counts = _top_values.count_values(values_per_row(batch.column(columns.index(name)))[0])
+        for shard, table in split_by_shard(counts, num_shards):
+            yield (name, shard), table
+
+
+def _top_of_shard(item):
+    (name, _), counts = item
+    return name, _top_values.top_of(counts)
+
+
+def _union_of_shards(item):
+    name, shards = item
+    return name, _top_values.union_of_shards(list(shards))
+
+
+def _to_proto(accumulator, top: dict) -> bytes:
+    return accumulator.to_proto(top).SerializeToString(deterministic=True)
+
+
+class ComputeStatistics(beam.PTransform):
+    """``PCollection[RecordBatch]`` -> a singleton: the serialized ``DatasetFeatureStatisticsList``.
+
+    ``features`` are ``(name, type)`` pairs (``float``, ``int``, ``string``);
+    a column may be flat or a list column, and its nulls are missing values.
+    """
+
+    def __init__(self, features, num_shards: int = VOCAB_SHARDS):
+        super().__init__()
+        self._features = [(name, kind) for name, kind in features]
+        self._num_shards = num_shards
+
+    def expand(self, batches):
+        accumulated = batches | "Accumulate" >> beam.CombineGlobally(StatisticsCombineFn(self._features))
+        strings = [name for name, kind in self._features if kind == "string"]
+        top = (
+            batches
+            | "CountValues" >> beam.FlatMap(_value_counts_per_shard, strings, self._num_shards)
+            | "CountPerShard" >> beam.CombinePerKey(TokenCountsCombineFn())
+            | "TopOfShard" >> beam.Map(_top_of_shard)
+            | "GroupShards" >> beam.GroupByKey()
+            | "UnionOfShards" >> beam.Map(_union_of_shards)
+            | "ToDict" >> beam.combiners.ToDict()
+        )
+        return accumulated | "ToProto" >> beam.Map(_to_proto, beam.pvalue.AsSingleton(top))
+
+
+def statistics_path(output_dir: str) -> str:
+    return FileSystems.join(output_dir, STATISTICS_DIR, STATISTICS_FILE)
+
+
+def write_statistics(serialized: bytes, output_dir: str) -> str:
+    """Write ``OUTPUT/statistics/FeatureStats.pb`` (a plain serialized proto, as TFX writes it); returns its path."""
+    path = statistics_path(output_dir)
+    with FileSystems.create(
+        path, mime_type="application/octet-stream", compression_type=CompressionTypes.UNCOMPRESSED
+    ) as handle:
+        handle.write(serialized)
+    return path
+
+
+class WriteStatistics(beam.PTransform):
+    """The singleton from ``ComputeStatistics`` -> a singleton: the path of the file written."""
+
+    def __init__(self, output_dir: str):
+        super().__init__()
+        self._output_dir = output_dir
+
+    def expand(self, serialized):
+        return serialized | "Write" >> beam.Map(write_statistics, self._output_dir)
+
+
+def read_statistics(path: str):
+    """A ``DatasetFeatureStatisticsList`` from a ``FeatureStats.pb`` file (local or remote)."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        return statistics_pb2.DatasetFeatureStatisticsList.FromString(handle.read())
