@@ -225,7 +225,8 @@ def _dispatch(args, console: _Console) -> int:
     job = load_job(args.job, args.overrides, runner=args.runner)
     if getattr(args, "no_statistics", False):
         job = dataclasses.replace(job, statistics=False)
-    check_preprocessing_fn_file(job)
+    if args.command != "validate":  # validate reads the input only; the fn need not be on this machine
+        check_preprocessing_fn_file(job)
     from beam_jobs._inputs import list_input_files
 
     inputs = list_input_files(job.input.path, job.input.format)
