@@ -46,7 +46,7 @@ def quantile_buckets(boundaries: np.ndarray, cumulative: np.ndarray) -> Buckets:
     leading buckets identical to the first.
 
     >>> low, high, weights = quantile_buckets(np.array([1.0, 1.0, 2.0, 3.0]), np.array([2.0, 2.0, 3.0, 4.0]))
-    >>> list(zip(low, high, weights))
+    >>> list(zip(low.tolist(), high.tolist(), weights.tolist()))
     [(1.0, 1.0, 2.0), (1.0, 2.0, 1.0), (2.0, 3.0, 1.0)]
     """
     cumulative = cumulative.astype(np.float64)
