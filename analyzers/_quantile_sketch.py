@@ -139,21 +139,22 @@ def _build(values: np.ndarray, weights: np.ndarray | None) -> _Summary:
     ``weights`` (``[n]``) must already be positive; ``None`` means all ones.
     """
     n, num_features = values.shape
-    if num_features == 1:
-        col = values[:, 0]
-        if weights is None:
-            flat = np.sort(col)
-            flat = flat[: n - int(np.count_nonzero(np.isnan(flat)))]
-            flat_weights = None
-        else:
-            order = np.argsort(col)
-            flat = col[order]
-            valid = n - int(np.count_nonzero(np.isnan(flat)))
-            flat = flat[:valid]
-            flat_weights = weights[order[:valid]]
+    if num_features == 1 and weights is None:
+        # float32 input is sorted as float32 (faster), then widened: the order is the same
+        flat = np.sort(values[:, 0])
+        flat = flat[: n - int(np.count_nonzero(np.isnan(flat)))].astype(np.float64, copy=False)
+        flat_weights = None
+        counts = np.array([flat.size], np.int64)
+    elif num_features == 1:
+        col = values[:, 0].astype(np.float64, copy=False)
+        order = np.argsort(col)
+        flat = col[order]
+        valid = n - int(np.count_nonzero(np.isnan(flat)))
+        flat = flat[:valid]
+        flat_weights = weights[order[:valid]]
         counts = np.array([flat.size], np.int64)
     else:
-        by_feature = np.ascontiguousarray(values.T)
+        by_feature = np.ascontiguousarray(values.T, dtype=np.float64)
         if weights is None:
             ordered = np.sort(by_feature, axis=1)
         else:
@@ -451,7 +452,9 @@ class QuantilesSketch:
             negative are ignored, as tfx_bsl does. Default: all 1.
         """
         f = self._num_features
-        values = np.asarray(values, dtype=np.float64)
+        values = np.asarray(values)
+        if values.dtype != np.float32:  # float32 is kept: sorted as it is, widened exactly afterwards
+            values = values.astype(np.float64, copy=False)
         if values.ndim == 1:
             if values.size % f:
                 raise ValueError(f"{values.size} values do not split into {f} features")

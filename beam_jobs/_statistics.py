@@ -13,23 +13,48 @@ from __future__ import annotations
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from analyzers import _top_values
 from analyzers._statistics import values_per_row
-from analyzers._vocabulary import split_by_shard
+from analyzers._vocabulary import merge_counts, split_by_shard
 from analyzers.combine_fns import StatisticsCombineFn, TokenCountsCombineFn
 from beam_jobs._combiners import VOCAB_SHARDS
 from beam_jobs._layout import STATISTICS_DIR, STATISTICS_FILE
 
 
-def _value_counts_per_shard(batch, names: list[str], num_shards: int):
-    columns = batch.schema.names
-    for name in names:
-        if name not in columns:
-            continue
-        counts = _top_values.count_values(values_per_row(batch.column(columns.index(name)))[0])
-        for shard, table in split_by_shard(counts, num_shards):
-            yield (name, shard), table
+class _CountValuesPerShard(beam.DoFn):
+    """RecordBatches -> ``((feature, shard), counts)``, once per bundle.
+
+    Counts are summed over a bundle's batches before they are split into
+    shards, so each distinct value of a bundle is hashed once, not once per batch.
+    """
+
+    _FOLD_AT = 16
+
+    def __init__(self, names: list[str], num_shards: int):
+        self._names, self._num_shards = list(names), num_shards
+
+    def start_bundle(self):
+        self._counts: dict[str, list] = {name: [] for name in self._names}
+
+    def process(self, batch):
+        columns = batch.schema.names
+        for name in self._names:
+            if name in columns:
+                pending = self._counts[name]
+                pending.append(_top_values.count_values(values_per_row(batch.column(columns.index(name)))[0]))
+                if len(pending) >= self._FOLD_AT:
+                    pending[:] = [merge_counts(pending)]
+        return ()
+
+    def finish_bundle(self):
+        for name, pending in self._counts.items():
+            for shard, table in split_by_shard(merge_counts(pending), self._num_shards):
+                yield WindowedValue(((name, shard), table), MIN_TIMESTAMP, [GlobalWindow()])
+        self._counts = {name: [] for name in self._names}
 
 
 def _top_of_shard(item):
@@ -63,7 +88,7 @@ class ComputeStatistics(beam.PTransform):
         strings = [name for name, kind in self._features if kind == "string"]
         top = (
             batches
-            | "CountValues" >> beam.FlatMap(_value_counts_per_shard, strings, self._num_shards)
+            | "CountValues" >> beam.ParDo(_CountValuesPerShard(strings, self._num_shards))
             | "CountPerShard" >> beam.CombinePerKey(TokenCountsCombineFn())
             | "TopOfShard" >> beam.Map(_top_of_shard)
             | "GroupShards" >> beam.GroupByKey()
