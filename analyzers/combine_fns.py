@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from analyzers import _statistics, _vocabulary
+from analyzers import _statistics, _top_values, _vocabulary
 from analyzers._spec import AnalyzerSpec
 
 
@@ -107,3 +107,10 @@ class StatisticsCombineFn(beam.CombineFn):
 
     def extract_output(self, accumulator):
         return accumulator
+
+
+class TopValuesCombineFn(TokenCountsCombineFn):
+    """Counts of one shard of a string feature's values -> that shard's ``TopValues`` (distinct values, top 1,000)."""
+
+    def extract_output(self, accumulator):
+        return _top_values.top_of(super().extract_output(accumulator))

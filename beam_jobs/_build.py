@@ -40,6 +40,9 @@ class _ReadWithStatistics(beam.PTransform):
             | "ComputeStatistics" >> ComputeStatistics(self._features)
             | "WriteStatistics" >> WriteStatistics(self._output_dir)
         )
+        with_default = any(f.default is not None for f in self._schema.features)
+        if len(self._features) == len(self._schema.features) and not with_default:
+            return batches  # nothing to fill, nothing to drop
         return batches | "FillDefaults" >> beam.Map(fill_defaults, self._schema)
 
 

@@ -20,7 +20,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from analyzers import _top_values
 from analyzers._statistics import values_per_row
 from analyzers._vocabulary import merge_counts, split_by_shard
-from analyzers.combine_fns import StatisticsCombineFn, TokenCountsCombineFn
+from analyzers.combine_fns import StatisticsCombineFn, TopValuesCombineFn
 from beam_jobs._combiners import VOCAB_SHARDS
 from beam_jobs._layout import STATISTICS_DIR, STATISTICS_FILE
 
@@ -57,17 +57,12 @@ class _CountValuesPerShard(beam.DoFn):
         self._counts = {name: [] for name in self._names}
 
 
-def _top_of_shard(item):
-    (name, _), counts = item
-    return name, _top_values.top_of(counts)
-
-
-def _union_of_shards(item):
-    name, shards = item
-    return name, _top_values.union_of_shards(list(shards))
-
-
-def _to_proto(accumulator, top: dict) -> bytes:
+def _to_proto(accumulator, shards: list) -> bytes:
+    """The statistics, with each string feature's ``TopValues`` from those of its shards."""
+    by_feature: dict[str, list] = {}
+    for (name, _), top in shards:
+        by_feature.setdefault(name, []).append(top)
+    top = {name: _top_values.union_of_shards(tops) for name, tops in by_feature.items()}
     return accumulator.to_proto(top).SerializeToString(deterministic=True)
 
 
@@ -86,16 +81,12 @@ class ComputeStatistics(beam.PTransform):
     def expand(self, batches):
         accumulated = batches | "Accumulate" >> beam.CombineGlobally(StatisticsCombineFn(self._features))
         strings = [name for name, kind in self._features if kind == "string"]
-        top = (
+        shards = (
             batches
             | "CountValues" >> beam.ParDo(_CountValuesPerShard(strings, self._num_shards))
-            | "CountPerShard" >> beam.CombinePerKey(TokenCountsCombineFn())
-            | "TopOfShard" >> beam.Map(_top_of_shard)
-            | "GroupShards" >> beam.GroupByKey()
-            | "UnionOfShards" >> beam.Map(_union_of_shards)
-            | "ToDict" >> beam.combiners.ToDict()
+            | "TopPerShard" >> beam.CombinePerKey(TopValuesCombineFn())
         )
-        return accumulated | "ToProto" >> beam.Map(_to_proto, beam.pvalue.AsSingleton(top))
+        return accumulated | "ToProto" >> beam.Map(_to_proto, beam.pvalue.AsList(shards))
 
 
 def statistics_path(output_dir: str) -> str:
