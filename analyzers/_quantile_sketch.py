@@ -167,11 +167,11 @@ def _build(values: np.ndarray, weights: np.ndarray | None) -> _Summary:
     m = flat.size
     if m == 0:
         return _empty_summary(num_features, n)
-    feature_ids = np.repeat(np.arange(num_features), counts)
     first = np.empty(m, bool)
     first[0] = True
     np.not_equal(flat[1:], flat[:-1], out=first[1:])
     if num_features > 1:
+        feature_ids = np.repeat(np.arange(num_features), counts)
         first[1:] |= feature_ids[1:] != feature_ids[:-1]
     starts = np.flatnonzero(first)
     values_u = flat[starts]
@@ -179,12 +179,13 @@ def _build(values: np.ndarray, weights: np.ndarray | None) -> _Summary:
         weights_u = np.diff(np.append(starts, m)).astype(np.float64)
     else:
         weights_u = np.add.reduceat(flat_weights, starts)
-    features_u = feature_ids[starts]
-    offsets = np.searchsorted(features_u, np.arange(num_features + 1)).astype(np.int64)
     # Cumulative weights, summed feature by feature from 0 exactly like tfx_bsl.
     if num_features == 1:
+        offsets = np.array([0, values_u.size], np.int64)
         max_ranks = np.cumsum(weights_u)
     else:
+        features_u = feature_ids[starts]
+        offsets = np.searchsorted(features_u, np.arange(num_features + 1)).astype(np.int64)
         positions = np.arange(values_u.size) - offsets[features_u]
         padded = np.zeros((num_features, int(np.diff(offsets).max())), np.float64)
         padded[features_u, positions] = weights_u

@@ -17,7 +17,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from analyzers import _top_values
+from analyzers import _background, _top_values
 from analyzers._statistics import values_per_row
 from analyzers._vocabulary import merge_counts, split_by_shard
 from analyzers.combine_fns import StatisticsCombineFn, TopValuesCombineFn
@@ -39,20 +39,25 @@ class _CountValuesPerShard(beam.DoFn):
 
     def start_bundle(self):
         self._counts: dict[str, list] = {name: [] for name in self._names}
+        self._pending = _background.Pending()
 
     def process(self, batch):
+        self._pending.submit(self._count, batch)  # on the background thread, overlapping the caller's work
+        return ()
+
+    def _count(self, batch) -> None:
         columns = batch.schema.names
         for name in self._names:
             if name in columns:
-                pending = self._counts[name]
-                pending.append(_top_values.count_values(values_per_row(batch.column(columns.index(name)))[0]))
-                if len(pending) >= self._FOLD_AT:
-                    pending[:] = [merge_counts(pending)]
-        return ()
+                counted = self._counts[name]
+                counted.append(_top_values.count_values(values_per_row(batch.column(columns.index(name)))[0]))
+                if len(counted) >= self._FOLD_AT:
+                    counted[:] = [merge_counts(counted)]
 
     def finish_bundle(self):
-        for name, pending in self._counts.items():
-            for shard, table in split_by_shard(merge_counts(pending), self._num_shards):
+        self._pending.wait()
+        for name, counted in self._counts.items():
+            for shard, table in split_by_shard(merge_counts(counted), self._num_shards):
                 yield WindowedValue(((name, shard), table), MIN_TIMESTAMP, [GlobalWindow()])
         self._counts = {name: [] for name in self._names}
 

@@ -399,3 +399,22 @@ def test_compute_statistics_on_beam_counts_strings_in_shards():
             | beam.Map(lambda data: without_moments(statistics_pb2.DatasetFeatureStatisticsList.FromString(data)))
         )
         assert_that(got, equal_to([without_moments(expected)]))
+
+
+def test_statistics_combine_fn_by_hand():
+    """The CombineFn pickled as Beam ships it, accumulators pickled mid-way (their background work done first)."""
+    from analyzers.combine_fns import StatisticsCombineFn
+
+    table, want = golden("C")
+    features = kinds_of(table)
+    combine = pickle.loads(pickle.dumps(StatisticsCombineFn(features)))
+    accumulators = []
+    for shard in shards(table, 3, seed=9):
+        accumulator = combine.create_accumulator()
+        for batch in shard:
+            accumulator = combine.add_input(accumulator, batch)
+        accumulators.append(pickle.loads(pickle.dumps(combine.compact(accumulator))))
+    merged = combine.merge_accumulators(iter(accumulators[::-1]))
+    counts = {name: [count_values(values_per_row(table.column(name).combine_chunks())[0])] for name in ("f_mstr",)}
+    got = combine.extract_output(merged).to_proto({name: top_values(t) for name, t in counts.items()})
+    assert_same_statistics(got, want)
