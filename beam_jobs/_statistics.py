@@ -74,12 +74,15 @@ def _to_proto(accumulator, shards: list) -> bytes:
 class ComputeStatistics(beam.PTransform):
     """``PCollection[RecordBatch]`` -> a singleton: the serialized ``DatasetFeatureStatisticsList``.
 
-    ``features`` are ``(name, type)`` pairs (``float``, ``int``, ``string``);
-    a column may be flat or a list column, and its nulls are missing values.
+    ``features`` is a ``preprocessing.Schema`` or ``(name, type)`` pairs
+    (``float``, ``int``, ``string``); a column may be flat or a list column,
+    and its nulls are missing values.
     """
 
     def __init__(self, features, num_shards: int = VOCAB_SHARDS):
         super().__init__()
+        if hasattr(features, "features"):  # a preprocessing.Schema
+            features = [(f.name, f.type) for f in features.features]
         self._features = [(name, kind) for name, kind in features]
         self._num_shards = num_shards
 
