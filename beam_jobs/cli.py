@@ -52,9 +52,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--runner", help="override `runner:` (DirectRunner, DataflowRunner, ...)")
         if dry_run:
-            command.add_argument(
-                "--dry-run", action="store_true", help="build the pipeline and show it; do not run it"
-            )
+            command.add_argument("--dry-run", action="store_true", help="build the pipeline and show it; do not run it")
         command.add_argument("--quiet", "-q", action="store_true", help="no progress line and no summary")
         command.add_argument("--verbose", "-v", action="store_true", help="show TensorFlow's and Beam's own logs")
         return command
@@ -84,8 +82,10 @@ def _parser() -> argparse.ArgumentParser:
         "--baseline", required=True, metavar="OUTPUT", help="an earlier run's output (with statistics/FeatureStats.pb)"
     )
     validate.add_argument(
-        "--output", metavar="DIR", help="where to write anomalies.json, the statistics and report.html "
-        "(default: the job's output.path with -validation appended)"
+        "--output",
+        metavar="DIR",
+        help="where to write anomalies.json, the statistics and report.html "
+        "(default: the job's output.path with -validation appended)",
     )
 
     inspect = commands.add_parser("inspect", help="show what an output learned and its serving signatures")
