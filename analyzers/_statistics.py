@@ -57,7 +57,8 @@ NUMERIC = ("float", "int")
 def values_per_row(column: pa.Array) -> tuple[pa.Array, np.ndarray | None, int]:
     """A column's values (flattened, without nulls), the number of values of each present row, and its missing rows.
 
-    The counts are None for a flat column (one value per present row).
+    The counts are None for a flat column (one value per present row). A null
+    list is a missing row; the readers never put nulls inside a list.
     """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
