@@ -139,21 +139,22 @@ def _build(values: np.ndarray, weights: np.ndarray | None) -> _Summary:
     ``weights`` (``[n]``) must already be positive; ``None`` means all ones.
     """
     n, num_features = values.shape
-    if num_features == 1:
-        col = values[:, 0]
-        if weights is None:
-            flat = np.sort(col)
-            flat = flat[: n - int(np.count_nonzero(np.isnan(flat)))]
-            flat_weights = None
-        else:
-            order = np.argsort(col)
-            flat = col[order]
-            valid = n - int(np.count_nonzero(np.isnan(flat)))
-            flat = flat[:valid]
-            flat_weights = weights[order[:valid]]
+    if num_features == 1 and weights is None:
+        # float32 input is sorted as float32 (faster), then widened: the order is the same
+        flat = np.sort(values[:, 0])
+        flat = flat[: n - int(np.count_nonzero(np.isnan(flat)))].astype(np.float64, copy=False)
+        flat_weights = None
+        counts = np.array([flat.size], np.int64)
+    elif num_features == 1:
+        col = values[:, 0].astype(np.float64, copy=False)
+        order = np.argsort(col)
+        flat = col[order]
+        valid = n - int(np.count_nonzero(np.isnan(flat)))
+        flat = flat[:valid]
+        flat_weights = weights[order[:valid]]
         counts = np.array([flat.size], np.int64)
     else:
-        by_feature = np.ascontiguousarray(values.T)
+        by_feature = np.ascontiguousarray(values.T, dtype=np.float64)
         if weights is None:
             ordered = np.sort(by_feature, axis=1)
         else:
@@ -166,11 +167,11 @@ def _build(values: np.ndarray, weights: np.ndarray | None) -> _Summary:
     m = flat.size
     if m == 0:
         return _empty_summary(num_features, n)
-    feature_ids = np.repeat(np.arange(num_features), counts)
     first = np.empty(m, bool)
     first[0] = True
     np.not_equal(flat[1:], flat[:-1], out=first[1:])
     if num_features > 1:
+        feature_ids = np.repeat(np.arange(num_features), counts)
         first[1:] |= feature_ids[1:] != feature_ids[:-1]
     starts = np.flatnonzero(first)
     values_u = flat[starts]
@@ -178,12 +179,13 @@ def _build(values: np.ndarray, weights: np.ndarray | None) -> _Summary:
         weights_u = np.diff(np.append(starts, m)).astype(np.float64)
     else:
         weights_u = np.add.reduceat(flat_weights, starts)
-    features_u = feature_ids[starts]
-    offsets = np.searchsorted(features_u, np.arange(num_features + 1)).astype(np.int64)
     # Cumulative weights, summed feature by feature from 0 exactly like tfx_bsl.
     if num_features == 1:
+        offsets = np.array([0, values_u.size], np.int64)
         max_ranks = np.cumsum(weights_u)
     else:
+        features_u = feature_ids[starts]
+        offsets = np.searchsorted(features_u, np.arange(num_features + 1)).astype(np.int64)
         positions = np.arange(values_u.size) - offsets[features_u]
         padded = np.zeros((num_features, int(np.diff(offsets).max())), np.float64)
         padded[features_u, positions] = weights_u
@@ -316,8 +318,13 @@ def _compress(summary: _Summary, alpha: float, block_size: int, level: int) -> _
     )
 
 
-def _generate_quantiles(summary: _Summary, feature: int, num_quantiles: int) -> np.ndarray:
-    """tfx_bsl's ``GenerateQuantiles`` for one feature (``num_quantiles + 1`` values)."""
+def _generate_quantiles(summary: _Summary, feature: int, num_quantiles: int) -> tuple[np.ndarray, np.ndarray]:
+    """tfx_bsl's ``GenerateQuantilesAndCumulativeWeights`` for one feature.
+
+    Returns ``num_quantiles + 1`` values and, for each, the max rank of its
+    entry: an upper bound of the weight of the data ``<=`` it, exact when the
+    summary is.
+    """
     lo, hi = int(summary.offsets[feature]), int(summary.offsets[feature + 1])
     values = summary.values[lo:hi]
     weights = summary.weights[lo:hi]
@@ -334,7 +341,8 @@ def _generate_quantiles(summary: _Summary, feature: int, num_quantiles: int) -> 
     cur = nxt - 1
     nxt_c = np.minimum(nxt, n - 1)
     take_cur = (nxt >= n) | (d_2 < (min_ranks[cur] + weights[cur]) + (max_ranks[nxt_c] - weights[nxt_c]))
-    return np.where(take_cur, values[cur], values[nxt_c])
+    chosen = np.where(take_cur, cur, nxt_c)
+    return values[chosen], max_ranks[chosen]
 
 
 def _sketch_spec(epsilon: float, max_num_values: int) -> tuple[int, int, float]:
@@ -445,7 +453,9 @@ class QuantilesSketch:
             negative are ignored, as tfx_bsl does. Default: all 1.
         """
         f = self._num_features
-        values = np.asarray(values, dtype=np.float64)
+        values = np.asarray(values)
+        if values.dtype != np.float32:  # float32 is kept: sorted as it is, widened exactly afterwards
+            values = values.astype(np.float64, copy=False)
         if values.ndim == 1:
             if values.size % f:
                 raise ValueError(f"{values.size} values do not split into {f} features")
@@ -538,17 +548,37 @@ class QuantilesSketch:
             without values while others have some gets a row of NaN (tfx_bsl
             returns misaligned rows there).
         """
+        return self.quantiles_and_cumulative_weights(num_quantiles)[0]
+
+    def quantiles_and_cumulative_weights(self, num_quantiles: int) -> tuple[np.ndarray, np.ndarray]:
+        """Quantile boundaries and the cumulative weight at each, as tfx_bsl's
+        ``GetQuantilesAndCumulativeWeights``.
+
+        Parameters
+        ----------
+        num_quantiles : int
+            Number of quantile buckets, ``>= 2``.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``quantiles()``'s boundaries and, with the same shape, for each
+            boundary ``v`` the total weight of the values ``<= v``: exact for an
+            exact summary (then equal to tfx_bsl's), otherwise an upper bound
+            within the rank error (tfx_bsl's is an upper bound too).
+        """
         num_quantiles = int(num_quantiles)
         if num_quantiles < 2:
             raise ValueError(f"num_quantiles must be >= 2, got {num_quantiles}")
         final = self._final_summary()
         f = self._num_features
         if final.size == 0:
-            return np.empty((f, 0), np.float64)
+            return np.empty((f, 0), np.float64), np.empty((f, 0), np.float64)
         out = np.full((f, num_quantiles + 1), np.nan)
+        weights = np.full((f, num_quantiles + 1), np.nan)
         for feature in np.flatnonzero(np.diff(final.offsets) > 0):
-            out[feature] = _generate_quantiles(final, int(feature), num_quantiles)
-        return out
+            out[feature], weights[feature] = _generate_quantiles(final, int(feature), num_quantiles)
+        return out, weights
 
     # -- internals -------------------------------------------------------------
     def _level_of(self, count: int) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import apache_beam as beam
 
-from analyzers import _vocabulary
+from analyzers import _background, _statistics, _top_values, _vocabulary
 from analyzers._spec import AnalyzerSpec
 
 
@@ -76,3 +76,69 @@ class TokenCountsCombineFn(beam.CombineFn):
 
     def extract_output(self, accumulator):
         return _vocabulary.merge_counts(accumulator)
+
+
+class _Statistics:
+    """A ``StatisticsAccumulator`` whose batches are added on the background thread (``analyzers._background``).
+
+    Its state is read (merged, pickled, extracted) only through ``done``.
+    """
+
+    def __init__(self, accumulator: _statistics.StatisticsAccumulator):
+        self._accumulator = accumulator
+        self._pending = _background.Pending()
+
+    def add(self, batch) -> _Statistics:
+        self._pending.submit(self._accumulator.add, batch)
+        return self
+
+    def done(self) -> _statistics.StatisticsAccumulator:
+        self._pending.wait()
+        return self._accumulator
+
+    def __getstate__(self):
+        return self.done()
+
+    def __setstate__(self, accumulator):
+        self.__init__(accumulator)
+
+
+class StatisticsCombineFn(beam.CombineFn):
+    """Data statistics of RecordBatches: a ``StatisticsAccumulator`` over ``features`` (``(name, type)``).
+
+    Input: RecordBatches, added on a background thread, so that the
+    statistics' numpy and Arrow work overlaps the caller's. Output: the
+    ``StatisticsAccumulator``, whose ``to_proto`` takes the string features'
+    value counts (combined separately, in shards). ``merge_accumulators``
+    mutates only the first accumulator it is given.
+    """
+
+    def __init__(self, features):
+        self._features = list(features)
+
+    def create_accumulator(self):
+        return _Statistics(_statistics.StatisticsAccumulator(self._features))
+
+    def add_input(self, accumulator, batch):
+        return accumulator.add(batch)
+
+    def merge_accumulators(self, accumulators):
+        accumulators = iter(accumulators)
+        merged = next(accumulators)
+        for other in accumulators:
+            merged.done().merge(other.done())
+        return merged
+
+    def compact(self, accumulator):
+        accumulator.done().compact()
+        return accumulator
+
+    def extract_output(self, accumulator):
+        return accumulator.done()
+
+
+class TopValuesCombineFn(TokenCountsCombineFn):
+    """Counts of one shard of a string feature's values -> that shard's ``TopValues`` (distinct values, top 1,000)."""
+
+    def extract_output(self, accumulator):
+        return _top_values.top_of(super().extract_output(accumulator))

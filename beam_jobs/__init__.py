@@ -17,6 +17,7 @@ import importlib
 _EXPORTS = {
     "AnalyzeAndTransformDataset": "beam_jobs._api",
     "AnalyzeDataset": "beam_jobs._api",
+    "ComputeStatistics": "beam_jobs._statistics",
     "TransformDataset": "beam_jobs._api",
     "TRANSFORM_FN_DIR": "beam_jobs._transform",
     "TRANSFORMED_METADATA_DIR": "beam_jobs._transform",

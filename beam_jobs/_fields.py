@@ -87,6 +87,26 @@ class Integer(Field):
             raise from_argument_error(error, path) from None
 
 
+class Boolean(Field):
+    allowed = "true or false"
+
+    def check(self, value, path):
+        if not isinstance(value, bool):
+            raise fail(path, self.allowed, value)
+        return value
+
+
+class Fraction(Field):
+    """A number in [0, 1]."""
+
+    allowed = "a number from 0 to 1"
+
+    def check(self, value, path):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise fail(path, self.allowed, value)
+        return float(value)
+
+
 class Scalar(Field):
     allowed = "a number or a string"
 
@@ -109,6 +129,22 @@ class AnyMapping(Field):
         if not isinstance(value, Mapping):
             raise fail(path, self.allowed, value)
         return dict(value)
+
+
+class MappingOf(Field):
+    """A mapping with free-form keys (e.g. column names), each value checked by one field."""
+
+    allowed = "a mapping"
+
+    def __init__(self, values: Field):
+        self.values = values
+
+    def check(self, value, path):
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise fail(path, self.allowed, value)
+        return {str(key): self.values.check(item, join(path, key)) for key, item in value.items()}
 
 
 @dataclass

@@ -8,6 +8,7 @@ against the working directory; ``file://`` paths are local paths.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -125,6 +126,57 @@ class _Features(f.Field):
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """When ``validate`` reports a feature: a measured value strictly above its threshold is an anomaly.
+
+    Fractions from 0 to 1; 1 switches a check off.
+    """
+
+    linf: float = 0.1  # L-infinity distance of a string feature's value distributions
+    jsd: float = 0.1  # Jensen-Shannon divergence of a numeric feature's histograms
+    missing: float = 0.01  # rise of the fraction of rows missing the feature, over the baseline's
+    unseen: float = 0.0  # fraction of a string feature's values outside the baseline's values
+    nan: float = 0.0  # fraction of NaN values of a numeric feature that had none in the baseline
+
+    def updated(self, changes: Mapping[str, float]) -> Thresholds:
+        return dataclasses.replace(self, **changes)
+
+
+THRESHOLD_KEYS = tuple(field.name for field in dataclasses.fields(Thresholds))
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """``validation:``: thresholds for every feature, and per feature (``features: {name: {jsd: 0.05}}``)."""
+
+    defaults: Thresholds = Thresholds()
+    features: Mapping[str, Thresholds] = dataclasses.field(default_factory=dict)
+
+    def thresholds(self, feature: str) -> Thresholds:
+        return self.features.get(feature, self.defaults)
+
+    def to_dict(self) -> dict:
+        return {
+            **dataclasses.asdict(self.defaults),
+            "features": {name: dataclasses.asdict(t) for name, t in self.features.items()},
+        }
+
+
+class _Validation(f.Field):
+    allowed = "a mapping of thresholds, e.g. {linf: 0.1, jsd: 0.1, features: {price: {jsd: 0.05}}}"
+    _thresholds = {key: f.Fraction() for key in THRESHOLD_KEYS}
+    _fields = f.Keys({**_thresholds, "features": f.MappingOf(f.Keys(_thresholds))})
+
+    def check(self, value, path):
+        if value is None:
+            return ValidationConfig()
+        checked = self._fields.check(value, path)
+        features = checked.pop("features", {})
+        defaults = Thresholds().updated(checked)
+        return ValidationConfig(defaults, {name: defaults.updated(own) for name, own in features.items()})
+
+
+@dataclass(frozen=True)
 class InputConfig:
     path: str
     format: str | None
@@ -151,6 +203,8 @@ class JobConfig:
     features: tuple[FeatureSpec, ...] | None
     runner: str
     pipeline_options: Mapping[str, Any]
+    statistics: bool = True  # the first pass also writes OUTPUT/statistics/FeatureStats.pb and report.html
+    validation: ValidationConfig = ValidationConfig()
 
     @property
     def base_dir(self) -> str:
@@ -170,6 +224,8 @@ class JobConfig:
             "output": {"path": self.output.path, "format": self.output.format, "num_shards": self.output.num_shards},
             "runner": self.runner,
             "pipeline_options": dict(self.pipeline_options),
+            "statistics": self.statistics,
+            "validation": self.validation.to_dict(),
         }
         if self.features is not None:
             result["features"] = [
@@ -204,6 +260,8 @@ _JOB = f.Keys(
         ),
         "runner": f.String(),
         "pipeline_options": f.AnyMapping(),
+        "statistics": f.Boolean(),
+        "validation": _Validation(),
     },
     ("input", "output"),
 )
@@ -324,6 +382,8 @@ def load_job(path: str, overrides: list[str] = (), *, runner: str | None = None)
         features=job.get("features"),
         runner=job.get("runner", DEFAULT_RUNNER),
         pipeline_options=job.get("pipeline_options", {}),
+        statistics=job.get("statistics", True),
+        validation=job.get("validation", ValidationConfig()),
     )
 
 

@@ -38,6 +38,14 @@ class Prepared:
     plan: engine.Plan | None = None
     source_output: str | None = None  # `transform`: the output holding the transform_fn applied
     notes: list[str] = field(default_factory=list)
+    input_schema: pp.Schema | None = None  # every column of the input (the statistics describe them all)
+
+    def other_columns(self) -> list[pp.Feature]:
+        """The input's columns that the preprocessing_fn does not read."""
+        if self.input_schema is None:
+            return []
+        used = set(self.schema.names)
+        return [f for f in self.input_schema.features if f.name not in used]
 
 
 def preprocessing_fn_of(job: JobConfig) -> Callable:
@@ -74,7 +82,9 @@ def prepare_analysis(job: JobConfig, resolved) -> Prepared:
         if not tensor.shape[1:].is_fully_defined():
             raise ConfigError(f"preprocessing_fn output {name!r} must have a fixed shape per row; got {tensor.shape}")
         outputs.append(engine.output_column(name, tensor))
-    return Prepared(resolved.to_schema(plan.features_read), outputs, fn=fn, plan=plan)
+    return Prepared(
+        resolved.to_schema(plan.features_read), outputs, fn=fn, plan=plan, input_schema=resolved.to_schema()
+    )
 
 
 def transform_fn_output_dir(path: str) -> str:

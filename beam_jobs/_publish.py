@@ -15,7 +15,7 @@ import uuid
 
 from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs._layout import DATA_DIR, RUN_FILE, TRANSFORM_FN_DIR
+from beam_jobs._layout import ANOMALIES_FILE, DATA_DIR, RUN_FILE, TRANSFORM_FN_DIR
 from featurebeam_base.errors import ConfigError
 from featurebeam_base.paths import is_remote
 
@@ -103,7 +103,7 @@ def check_replaceable(final: str) -> None:
     found = entries(final)
     if not found:
         return
-    if not (RUN_FILE in found or TRANSFORM_FN_DIR in found or DATA_DIR in found):
+    if not (RUN_FILE in found or TRANSFORM_FN_DIR in found or DATA_DIR in found or ANOMALIES_FILE in found):
         raise ConfigError(
             f"`output.path` {final} exists and is not a featurebeam output; "
             "refusing to replace it (choose another path)"

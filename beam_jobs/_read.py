@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
@@ -93,12 +94,16 @@ def _fill(column: pa.Array, default, feature_type: str, shape) -> pa.Array:
     return pc.fill_null(column, pa.scalar([default] * int(np.prod(shape)), column.type))
 
 
-def conform(batch: pa.RecordBatch, features, path: str) -> tuple[pa.RecordBatch, dict[str, int]]:
+def conform(
+    batch: pa.RecordBatch, features, path: str, keep_nulls: frozenset = frozenset()
+) -> tuple[pa.RecordBatch, dict[str, int]]:
     """Cast every feature's column and fill its nulls from its default.
 
     ``features`` are ``(name, type, default, shape)``. Returns the batch and,
     for columns with nulls but no default, their null counts (the batch is then
-    unusable). A missing column is all nulls; for a list feature, every row empty.
+    unusable). A missing column is all nulls; for a list feature, every row
+    empty. The columns named in ``keep_nulls`` keep their nulls (missing
+    values, for statistics).
     """
     arrays, unfilled = [], {}
     names = batch.schema.names
@@ -110,13 +115,14 @@ def conform(batch: pa.RecordBatch, features, path: str) -> tuple[pa.RecordBatch,
         if shape != () and column.null_count:  # a [k] feature: fill (or report) null rows before the cast
             list_type = pa.list_(types.feature_type(feature_type).arrow_type)
             column = pa.nulls(len(column), list_type) if pa.types.is_null(column.type) else column.cast(list_type)
-            if default is None:
-                unfilled[name] = column.null_count
+            if default is None or name in keep_nulls:
+                if name not in keep_nulls:
+                    unfilled[name] = column.null_count
                 arrays.append(column)
                 continue
             column = _fill(column, default, feature_type, shape)
         column = _cast(column, feature_type, shape, name, path)
-        if column.null_count:
+        if column.null_count and name not in keep_nulls:
             if default is None:
                 unfilled[name] = column.null_count
             else:
@@ -130,7 +136,9 @@ def _nulls(batch: pa.RecordBatch, name: str) -> int:
     return batch.column(names.index(name)).null_count if name in names else batch.num_rows
 
 
-def _conformed(batches, features, path: str, bad: BadRecords, reader=None) -> Iterator[pa.RecordBatch]:
+def _conformed(
+    batches, features, path: str, bad: BadRecords, reader=None, keep_nulls: frozenset = frozenset()
+) -> Iterator[pa.RecordBatch]:
     """Conformed batches of one file; nulls without a default stop it, counted over the whole file.
 
     A column the file lacks altogether is reported as missing, with the file's columns.
@@ -139,7 +147,7 @@ def _conformed(batches, features, path: str, bad: BadRecords, reader=None) -> It
     iterator = iter(batches)
     for first_row, batch in iterator:
         batch = _checked_types(batch, features, path, first_row, bad)
-        conformed, unfilled = conform(batch, features, path)
+        conformed, unfilled = conform(batch, features, path, keep_nulls)
         if unfilled:
             name = sorted(unfilled)[0]
             column = batch.column(batch.schema.names.index(name)) if name in batch.schema.names else None
@@ -166,6 +174,32 @@ def _conformed(batches, features, path: str, bad: BadRecords, reader=None) -> It
             )
         rows += batch.num_rows
         yield conformed
+
+
+def fill_defaults(batch: pa.RecordBatch, schema) -> pa.RecordBatch:
+    """The ``schema``'s columns of a batch read with ``keep_nulls``, nulls filled from their defaults."""
+    names = batch.schema.names
+    arrays = []
+    for feature in schema.features:
+        column = batch.column(names.index(feature.name))
+        if column.null_count and not feature.is_list:  # only columns with a default keep nulls
+            column = _fill(column, feature.default, feature.type, feature.shape)
+            if feature.shape != ():
+                column = _cast(column, feature.type, feature.shape, feature.name, "")
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, [f.name for f in schema.features])
+
+
+def _non_finite(column: pa.Array, default) -> int:
+    """NaN and infinite values of a float column (or its lists), counting its nulls if they will take a
+    non-finite default."""
+    if is_list_type(column.type):
+        column = column.flatten()
+    values = column.to_numpy(zero_copy_only=False)  # nulls are NaN here
+    count = values.size - int(np.count_nonzero(np.isfinite(values)))
+    if column.null_count and default is not None and math.isfinite(default):
+        count -= column.null_count
+    return count
 
 
 def rebatch(batches: Iterable[pa.RecordBatch], batch_size: int) -> Iterator[pa.RecordBatch]:
@@ -200,6 +234,8 @@ class _ReadFile(beam.DoFn):
     a JSON line, on the ``rejected`` output (later passes skip the same
     records without reporting them again). A file that cannot be read raises
     an ``InputError``, reported to ``errors_dir`` for the launching process.
+    The columns in ``keep_nulls`` keep their nulls; the primary read counts
+    the non-finite values of the float columns in ``warn_non_finite``.
     """
 
     def __init__(
@@ -210,6 +246,8 @@ class _ReadFile(beam.DoFn):
         stage: str = "read",
         skip_bad_records=False,
         errors_dir: str | None = None,
+        keep_nulls=(),
+        warn_non_finite=None,
     ):
         self._format = input_format
         self._features = [(*f, ()) if len(f) == 3 else tuple(f) for f in features]  # (name, type, default, shape)
@@ -218,6 +256,8 @@ class _ReadFile(beam.DoFn):
         self._primary = stage == "read"  # the read whose rows count as the job's input
         self._skip = skip_bad_records
         self._errors_dir = errors_dir
+        self._keep_nulls = frozenset(keep_nulls)
+        self._warn = None if warn_non_finite is None else frozenset(warn_non_finite)
 
     def process(self, path: str):
         return reporting_errors(self._read(path), self._errors_dir)
@@ -231,17 +271,20 @@ class _ReadFile(beam.DoFn):
         bad = BadRecords(self._skip)
         reader = READERS[self._format]
         raw = reader.batches(path, names, column_types, self._batch_size, bad, shapes=shapes)
-        floats = [i for i, feature in enumerate(self._features) if feature[1] == "float"]
-        for batch in rebatch(_conformed(raw, self._features, path, bad, reader), self._batch_size):
+        floats = [
+            i
+            for i, feature in enumerate(self._features)
+            if feature[1] == "float" and (self._warn is None or feature[0] in self._warn)
+        ]
+        conformed = _conformed(raw, self._features, path, bad, reader, self._keep_nulls)
+        for batch in rebatch(conformed, self._batch_size):
             yield from self._rejected(bad)
             count_rows(self._stage, batch.num_rows)
             if not self._primary:
                 yield batch
                 continue
             for index in floats:
-                column = batch.column(index)
-                values = column.flatten() if is_list_type(column.type) else column
-                non_finite = len(values) - np.count_nonzero(np.isfinite(values.to_numpy()))
+                non_finite = _non_finite(batch.column(index), self._features[index][2])
                 if non_finite:
                     count_non_finite(names[index], int(non_finite))
             yield batch
@@ -270,6 +313,14 @@ class ReadBatches(beam.PTransform):
     ``"skip"`` leaves bad records out. The first read then writes them to
     ``rejected_dir`` as JSON lines (file, place, reason, raw content) and
     counts them; later passes skip the same records silently.
+
+    ``extra_columns`` (``Feature``s) are read and checked too, after the
+    schema's, but keep their nulls and are not counted for non-finite values:
+    the statistics describe every column, and a pass that does not need them
+    still reads them with ``on_bad_record="skip"``, to skip the same records.
+    ``keep_nulls=True`` keeps the nulls of the schema's columns that have a
+    default too, instead of filling them (for statistics; ``fill_defaults``
+    fills them later).
     """
 
     def __init__(
@@ -284,6 +335,8 @@ class ReadBatches(beam.PTransform):
         rejected_dir: str | None = None,
         errors_dir: str | None = None,
         after=None,
+        extra_columns=(),
+        keep_nulls: bool = False,
     ):
         super().__init__()
         self._after = after
@@ -295,6 +348,11 @@ class ReadBatches(beam.PTransform):
         self._paths = list(paths)
         self._format = input_format
         self._features = [(f.name, f.type, f.default, f.shape) for f in schema.features]
+        self._warn = [f[0] for f in self._features]
+        extra = [(f.name, f.type, f.default, f.shape) for f in extra_columns]
+        with_default = [f[0] for f in self._features if f[2] is not None]  # without one, a null is an error
+        self._keep_nulls = [f[0] for f in extra] + (with_default if keep_nulls else [])
+        self._features += extra
         self._batch_size = batch_size
         self._stage = stage
         self._skip = on_bad_record == "skip"
@@ -309,7 +367,16 @@ class ReadBatches(beam.PTransform):
             files = files | "WaitForSideInput" >> beam.Map(_first, beam.pvalue.AsSingleton(self._after))
         if len(self._paths) > 1:
             files = files | "SpreadFiles" >> beam.Reshuffle()
-        read = _ReadFile(self._format, self._features, self._batch_size, self._stage, self._skip, self._errors_dir)
+        read = _ReadFile(
+            self._format,
+            self._features,
+            self._batch_size,
+            self._stage,
+            self._skip,
+            self._errors_dir,
+            keep_nulls=self._keep_nulls,
+            warn_non_finite=self._warn,
+        )
         if not (self._skip and self._stage == "read"):
             return files | "ReadFiles" >> beam.ParDo(read)
         outputs = files | "ReadFiles" >> beam.ParDo(read).with_outputs(REJECTED, main="batches")

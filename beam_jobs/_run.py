@@ -19,17 +19,26 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs import _publish
-from beam_jobs._build import build
+from beam_jobs._build import build, computes_statistics
 from beam_jobs._filesystem import local_copy, upload_tree
 from beam_jobs._inputs import list_input_files
 from beam_jobs._job import JobConfig
-from beam_jobs._layout import DATA_DIR, ERRORS_DIR, REJECTED_DIR, RUN_FILE, TRANSFORM_FN_DIR, TRANSFORMED_METADATA_DIR
+from beam_jobs._layout import (
+    DATA_DIR,
+    ERRORS_DIR,
+    REJECTED_DIR,
+    REPORT_FILE,
+    RUN_FILE,
+    TRANSFORM_FN_DIR,
+    TRANSFORMED_METADATA_DIR,
+)
 from beam_jobs._prepare import Prepared, prepare_analysis, prepare_transform
 from beam_jobs._progress import FILES_READ, Progress, job_counters, non_finite_values, rejected_records, rows_per_stage
 from beam_jobs._reported_errors import reported_error
 from beam_jobs._runner_options import build_options, check_paths_for_runner, printable_options, resolved_options
 from beam_jobs._schema import resolve_schema
-from beam_jobs._write import write_json
+from beam_jobs._statistics import read_statistics, statistics_path
+from beam_jobs._write import write_file, write_json
 from featurebeam_base.errors import InputError, UserError
 
 _BEAM_CONTEXT = re.compile(r"\s*\[while running '[^']*'\]")
@@ -189,6 +198,8 @@ def execute(
             "pipeline": round(time.monotonic() - pipeline_started, 3),
             "total": round(time.monotonic() - started, 3),
         }
+        if computes_statistics(command, job):
+            _write_report(job, command, staging, final, summary)
         summary["started_at"], summary["finished_at"] = started_at, _now()
         summary["versions"] = _versions()
         summary["output"] = final
@@ -197,6 +208,17 @@ def execute(
     finally:
         _publish.discard(staging)
     return summary
+
+
+def _write_report(job: JobConfig, command: str, staging: str, final: str, summary: dict) -> None:
+    """``report.html`` from the statistics the pipeline wrote; their places in the summary."""
+    from beam_jobs import _report
+
+    statistics = read_statistics(statistics_path(staging))
+    page = _report.render(statistics, title=f"featurebeam {command}: statistics of {job.input.path}")
+    write_file(FileSystems.join(staging, REPORT_FILE), page.encode("utf-8"), "text/html")
+    summary["statistics"] = statistics_path(final)
+    summary["report"] = FileSystems.join(final, REPORT_FILE)
 
 
 def _copy_transform_fn(source: str, staging: str) -> None:

@@ -97,8 +97,13 @@ def resolve_schema(
     declared: Mapping[str, ColumnSpec],
     *,
     skip_bad_records: bool = False,
+    present_only: bool = False,
 ) -> ResolvedSchema:
-    """Infer column types from the first file; entries of ``input.schema`` override them."""
+    """Infer column types from the first file; entries of ``input.schema`` override them.
+
+    With ``present_only``, a declared column that the data lacks is left out
+    (``validate`` reports it), not added from its default nor an error.
+    """
     first, inferred = _first_schema(files, input_format, skip_bad_records)
     types = {name: feature_type for name, (feature_type, _) in inferred.items() if feature_type is not None}
     shapes = {name: shape for name, (feature_type, shape) in inferred.items() if feature_type is not None}
@@ -106,6 +111,8 @@ def resolve_schema(
     defaults: dict[str, object] = {}
     for name, column in declared.items():
         path = f"input.schema.{name}"
+        if name not in inferred and present_only:
+            continue
         if name not in inferred and column.default is None:
             hint = did_you_mean(name, inferred)
             raise ConfigError(

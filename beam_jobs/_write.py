@@ -120,3 +120,9 @@ def write_json(path: str, payload: dict) -> None:
         path, mime_type="application/json", compression_type=CompressionTypes.UNCOMPRESSED
     ) as handle:
         handle.write(json.dumps(payload, indent=2, sort_keys=False, default=str).encode() + b"\n")
+
+
+def write_file(path: str, data: bytes, mime_type: str = "application/octet-stream") -> None:
+    """Write bytes through Beam's filesystems."""
+    with FileSystems.create(path, mime_type=mime_type, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        handle.write(data)

@@ -1,7 +1,7 @@
-"""The ``featurebeam`` command: run, analyze, transform and inspect jobs.
+"""The ``featurebeam`` command: run, analyze, transform, validate and inspect jobs.
 
 Exit status: 0 on success, 2 for a bad job file or bad input (one message, no
-traceback), 1 for an internal error (a short message; the traceback goes to
+traceback), 3 when ``validate`` found anomalies, 1 for an internal error (a short message; the traceback goes to
 the log file, or to the terminal with ``--verbose``), 130 when interrupted
 (SIGINT) and 143 when terminated (SIGTERM): an interrupted job publishes nothing.
 
@@ -15,6 +15,7 @@ the original ones. ``--verbose`` leaves them alone.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import logging
@@ -27,7 +28,7 @@ import traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-USAGE_ERROR, INTERNAL_ERROR = 2, 1
+USAGE_ERROR, INTERNAL_ERROR, ANOMALIES_FOUND = 2, 1, 3
 INTERRUPTED, TERMINATED = 130, 143
 
 
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def job_command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def job_command(name: str, help_text: str, dry_run: bool = True) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument("job", metavar="JOB.yaml", help="the job file")
         command.add_argument(
@@ -50,16 +51,41 @@ def _parser() -> argparse.ArgumentParser:
             help="override a job file value, e.g. --set output.format=tfrecord (repeatable)",
         )
         command.add_argument("--runner", help="override `runner:` (DirectRunner, DataflowRunner, ...)")
-        command.add_argument("--dry-run", action="store_true", help="build the pipeline and show it; do not run it")
+        if dry_run:
+            command.add_argument("--dry-run", action="store_true", help="build the pipeline and show it; do not run it")
         command.add_argument("--quiet", "-q", action="store_true", help="no progress line and no summary")
         command.add_argument("--verbose", "-v", action="store_true", help="show TensorFlow's and Beam's own logs")
         return command
 
-    job_command("run", "analyze the data and transform it: writes the transform_fn and the transformed data")
-    job_command("analyze", "analyze the data: writes the transform_fn only")
+    for name, help_text in (
+        ("run", "analyze the data and transform it: writes the transform_fn, the transformed data and statistics"),
+        ("analyze", "analyze the data: writes the transform_fn and the statistics"),
+    ):
+        job_command(name, help_text).add_argument(
+            "--no-statistics",
+            dest="no_statistics",
+            action="store_true",
+            help="do not compute the input's statistics (as `statistics: false` in the job file)",
+        )
     transform = job_command("transform", "apply an existing transform_fn to the job's input, without analyzing")
     transform.add_argument(
         "--transform-fn", required=True, metavar="DIR", help="an earlier output (the folder holding transform_fn/)"
+    )
+
+    validate = job_command(
+        "validate",
+        "compare the statistics of the job's input with a baseline output's: schema changes, skew and drift "
+        "(exit status 3 when there are anomalies)",
+        dry_run=False,
+    )
+    validate.add_argument(
+        "--baseline", required=True, metavar="OUTPUT", help="an earlier run's output (with statistics/FeatureStats.pb)"
+    )
+    validate.add_argument(
+        "--output",
+        metavar="DIR",
+        help="where to write anomalies.json, the statistics and report.html "
+        "(default: the job's output.path with -validation appended)",
     )
 
     inspect = commands.add_parser("inspect", help="show what an output learned and its serving signatures")
@@ -197,13 +223,18 @@ def _dispatch(args, console: _Console) -> int:
 
     # What can be checked before TensorFlow is imported (seconds) is checked first.
     job = load_job(args.job, args.overrides, runner=args.runner)
-    check_preprocessing_fn_file(job)
+    if getattr(args, "no_statistics", False):
+        job = dataclasses.replace(job, statistics=False)
+    if args.command != "validate":  # validate reads the input only; the fn need not be on this machine
+        check_preprocessing_fn_file(job)
     from beam_jobs._inputs import list_input_files
 
     inputs = list_input_files(job.input.path, job.input.format)
+    show_progress = console.is_terminal() and not args.quiet and not getattr(args, "dry_run", False)
+    if args.command == "validate":
+        return _validate(args, job, inputs, console, show_progress)
     from beam_jobs import _run
 
-    show_progress = console.is_terminal() and not args.quiet and not args.dry_run
     summary = _run.execute(
         job,
         args.command,
@@ -220,6 +251,23 @@ def _dispatch(args, console: _Console) -> int:
     if not args.quiet:
         console.out.write(_format_summary(summary) + "\n")
     return 0
+
+
+def _validate(args, job, inputs, console: _Console, show_progress: bool) -> int:
+    from beam_jobs import _validate
+
+    document = _validate.validate(
+        job,
+        args.baseline,
+        args.output,
+        progress_stream=console.err if show_progress else None,
+        inputs=inputs,
+    )
+    for warning in _warnings(document):
+        console.err.write(f"featurebeam: warning: {warning}\n")
+    if not args.quiet:
+        console.out.write(_validate.format_result(document) + "\n")
+    return ANOMALIES_FOUND if document["anomaly_list"] else 0
 
 
 def _warnings(summary: dict) -> list[str]:
@@ -285,6 +333,8 @@ def _format_summary(summary: dict) -> str:
             f"{summary['job']['output']['format']} file(s) in {FileSystems.join(output, 'transformed_data')}"
         )
     lines.append(f"  transform_fn: {FileSystems.join(output, 'transform_fn')}")
+    if summary.get("statistics"):
+        lines.append(f"  statistics: {summary['statistics']} (report: {summary['report']})")
     records = recorded_analyzers(output) if summary["command"] != "transform" else None
     if records is not None:
         phases = summary["analysis_phases"]

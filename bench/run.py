@@ -1,6 +1,7 @@
 """featurebeam vs tf.Transform on the same job, as whole processes: wall, CPU, peak RSS.
 
     .venv/bin/python bench/run.py --rows 1000000 --runs 3      # make bench
+    .venv/bin/python bench/run.py --rows 1000000 --runs 5 --statistics-cost
 
 Generates the data if missing (bench/generate.py, cached in bench/data/<rows>/),
 then runs, alternating, featurebeam (``featurebeam run bench/job.yaml``: Parquet
@@ -18,6 +19,12 @@ Prints medians and ratios, checks the two outputs are the same work
 (bench/check.py), and writes bench/results/<rows>-<time>.json (and
 latest-<rows>.json). With ``--rows`` above 1M and a latest-1000000.json, also
 checks the scaling targets against it.
+
+``--statistics-cost`` runs featurebeam with and without its data statistics
+(``--no-statistics``), alternating, instead of featurebeam and tf.Transform,
+and checks issue 12's target: statistics add less than 15% wall time.
+``--job`` measures another featurebeam job file (its input and output paths
+are set as for bench/job.yaml).
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH_DIR)
 RESULTS_DIR = os.path.join(BENCH_DIR, "results")
 TOOLS = ("featurebeam", "tft")
+NO_STATISTICS = "featurebeam_no_statistics"
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MIB = 1024 * 1024
 
@@ -47,6 +55,7 @@ WALL_SPEEDUP_TARGET = 5.0  # tft wall / featurebeam wall at 1M rows
 RSS_RATIO_TARGET = 1.0  # featurebeam peak RSS / tft peak RSS at 1M rows
 SCALE_RSS_TARGET = 1.5  # 10M peak RSS / 1M peak RSS
 SCALE_TIME_TARGET = 11.0  # 10M wall / 1M wall
+STATISTICS_COST_TARGET = 0.15  # issue 12: wall with statistics / wall without - 1
 
 
 # ---------------------------------------------------------------------------
@@ -152,7 +161,7 @@ def measure(command: list[str], log_path: str, env: dict, cwd: str = ROOT) -> di
 # The two jobs
 
 
-def featurebeam_command(python: str, data: str, output: str) -> list[str]:
+def featurebeam_command(python: str, data: str, output: str, job: str | None = None) -> list[str]:
     """``featurebeam run bench/job.yaml``, as ``python -m beam_jobs.cli`` (what the console script calls).
 
     Run from the featurebeam source tree measured, which is first on ``sys.path``.
@@ -162,7 +171,7 @@ def featurebeam_command(python: str, data: str, output: str) -> list[str]:
         "-m",
         "beam_jobs.cli",
         "run",
-        os.path.join(BENCH_DIR, "job.yaml"),
+        job or os.path.join(BENCH_DIR, "job.yaml"),
         "--set",
         f"input.path={os.path.join(data, 'parquet')}",
         "--set",
@@ -176,7 +185,11 @@ def tft_command(python: str, data: str, output: str) -> list[str]:
     return [python, os.path.join(BENCH_DIR, "tft_job.py"), "--input", pattern, "--output", output]
 
 
-COMMANDS = {"featurebeam": featurebeam_command, "tft": tft_command}
+def featurebeam_no_statistics_command(python: str, data: str, output: str, job: str | None = None) -> list[str]:
+    return [*featurebeam_command(python, data, output, job), "--no-statistics"]
+
+
+COMMANDS = {"featurebeam": featurebeam_command, "tft": tft_command, NO_STATISTICS: featurebeam_no_statistics_command}
 
 
 def _internal_timings(output: str) -> dict | None:
@@ -205,6 +218,13 @@ def summarize(runs: dict[str, list[dict]]) -> dict:
     for tool, tool_runs in runs.items():
         if tool_runs:
             summary[tool] = {key: _median(tool_runs, key) for key in ("wall_s", "cpu_s", "peak_rss_mib")}
+    if "featurebeam" in summary and NO_STATISTICS in summary:
+        fb, bare = summary["featurebeam"], summary[NO_STATISTICS]
+        summary["statistics_cost"] = {
+            "wall": round(fb["wall_s"] / bare["wall_s"] - 1, 3),
+            "cpu": round(fb["cpu_s"] / bare["cpu_s"] - 1, 3),
+            "peak_rss": round(fb["peak_rss_mib"] / bare["peak_rss_mib"] - 1, 3),
+        }
     if "featurebeam" in summary and "tft" in summary:
         fb, tft = summary["featurebeam"], summary["tft"]
         summary["ratios"] = {
@@ -222,11 +242,18 @@ def format_table(rows: int, runs: dict[str, list[dict]], summary: dict) -> str:
         "",
         f"{'':12s} {'wall s':>9s} {'CPU s':>9s} {'peak RSS MiB':>13s}   walls of each run",
     ]
-    for tool in TOOLS:
+    for tool in runs:
         if tool in summary:
             s = summary[tool]
             walls = ", ".join(f"{r['wall_s']:.1f}" for r in runs[tool])
-            lines.append(f"{tool:12s} {s['wall_s']:9.1f} {s['cpu_s']:9.1f} {s['peak_rss_mib']:13.0f}   {walls}")
+            name = "no statistics" if tool == NO_STATISTICS else tool
+            lines.append(f"{name:13s} {s['wall_s']:8.1f} {s['cpu_s']:9.1f} {s['peak_rss_mib']:13.0f}   {walls}")
+    cost = summary.get("statistics_cost")
+    if cost:
+        added = (
+            f"wall {100 * cost['wall']:+.1f}%   CPU {100 * cost['cpu']:+.1f}%   peak RSS {100 * cost['peak_rss']:+.1f}%"
+        )
+        lines += ["", f"statistics add: {added}"]
     ratios = summary.get("ratios")
     if ratios:
         wall, cpu, rss = (
@@ -256,6 +283,15 @@ def baseline_1m(commit: str | None) -> tuple[str, dict] | None:
 
 def check_targets(rows: int, summary: dict, commit: str | None = None) -> list[dict]:
     targets = []
+    cost = summary.get("statistics_cost")
+    if cost:
+        targets.append(
+            {
+                "target": f"statistics add < {100 * STATISTICS_COST_TARGET:g}% wall time (issue 12)",
+                "value": cost["wall"],
+                "met": cost["wall"] < STATISTICS_COST_TARGET,
+            }
+        )
     ratios = summary.get("ratios")
     if rows == 1_000_000 and ratios:
         targets.append(
@@ -307,6 +343,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3, help="runs of each tool (alternating)")
     parser.add_argument("--only", choices=TOOLS, help="run only one of the two")
+    parser.add_argument(
+        "--statistics-cost",
+        action="store_true",
+        help="run featurebeam with and without statistics (--no-statistics), alternating, instead of tft",
+    )
+    parser.add_argument("--job", help="the featurebeam job file to measure (default: bench/job.yaml)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-check", action="store_true", help="skip comparing the two outputs")
     parser.add_argument(
@@ -317,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     tools = [args.only] if args.only else list(TOOLS)
+    if args.statistics_cost:
+        tools = ["featurebeam", NO_STATISTICS]
+    job = os.path.abspath(args.job) if args.job else None
     python = sys.executable
 
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
@@ -352,9 +397,12 @@ def main(argv: list[str] | None = None) -> int:
             output = os.path.join(work, tool)
             shutil.rmtree(output, ignore_errors=True)
             os.makedirs(os.path.dirname(output), exist_ok=True)
-            command = COMMANDS[tool](python, data, output)
+            if tool == "tft":
+                command = tft_command(python, data, output)
+            else:
+                command = COMMANDS[tool](python, data, output, job)
             log_path = os.path.join(logs, f"{stamp}-{tool}-{index}.log")
-            if tool == "featurebeam":
+            if tool != "tft":
                 result = measure(command, log_path, fb_env, cwd=src)
             else:
                 result = measure(command, log_path, env)
@@ -369,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             runs[tool].append(result)
             print(
-                f"  {tool:12s} run {index + 1}/{args.runs}: wall {result['wall_s']:7.1f} s   "
+                f"  {tool:25s} run {index + 1}/{args.runs}: wall {result['wall_s']:7.1f} s   "
                 f"CPU {result['cpu_s']:7.1f} s   peak RSS {result['peak_rss_mib']:7.0f} MiB",
                 flush=True,
             )
@@ -379,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(args.rows, runs, summary))
 
     check = None
-    if len(tools) == 2 and not args.no_check:
+    if set(tools) == set(TOOLS) and not args.no_check:
         print("\ncomparing the last outputs (sorted columns, vocabulary files):", flush=True)
         check_json = os.path.join(logs, f"{stamp}-check.json")
         checked = subprocess.run(
@@ -407,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
 
     targets = check_targets(args.rows, summary, None if uncommitted else commit)
     if targets:
-        print("\ntargets (issue 4):")
+        print("\ntargets:")
         for target in targets:
             against = f" (vs {target['baseline']})" if "baseline" in target else ""
             print(f"  [{'met' if target['met'] else 'NOT met'}] {target['target']}: {target['value']}{against}")
@@ -416,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": args.rows,
         "runs": args.runs,
         "seed": args.seed,
+        "job": job or os.path.join(BENCH_DIR, "job.yaml"),
         "started": stamp,
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
         "featurebeam_src": src,
@@ -430,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     path = os.path.join(RESULTS_DIR, f"{args.rows}-{stamp}.json")
     with open(path, "w") as handle:
         json.dump(result, handle, indent=2)
-    if not args.only:
+    if not args.only and not args.statistics_cost:
         shutil.copyfile(path, os.path.join(RESULTS_DIR, f"latest-{args.rows}.json"))
     print(f"\nresults: {path}")
     return 0 if check is None or check.get("ok") else 1

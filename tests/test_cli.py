@@ -150,7 +150,9 @@ def hand_vocabulary(tokens) -> list[bytes]:
 def test_run_writes_the_layout_and_run_json(run_output, workspace):
     output, result = run_output
     assert sorted(os.listdir(output)) == [
+        "report.html",
         "run.json",
+        "statistics",
         "transform_fn",
         "transformed_data",
         "transformed_metadata",
@@ -208,6 +210,189 @@ def test_run_computes_the_right_values(run_output, workspace):
     assert analyzers["fare_z/mean_and_var"]["values"]["var"] == pytest.approx(float(fare.var()), rel=1e-4)
     vocab = analyzers["company_vocab/vocabulary"]
     assert vocab["vocabulary_size"] == len(vocabulary) and vocab["top_tokens"] == [t.decode() for t in vocabulary]
+
+
+# --- statistics and validate --------------------------------------------
+
+
+def statistics_of(output):
+    """``OUTPUT/statistics/FeatureStats.pb``: a plain serialized DatasetFeatureStatisticsList, as TFX writes it."""
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    data = (output / "statistics" / "FeatureStats.pb").read_bytes()
+    return statistics_pb2.DatasetFeatureStatisticsList.FromString(data)
+
+
+def features_by_name(statistics) -> dict:
+    return {f.path.step[0]: f for f in statistics.datasets[0].features}
+
+
+def without_moments(statistics):
+    """The statistics with mean and std_dev cleared (they depend on the merge order in their last bits)."""
+    copy = type(statistics)()
+    copy.CopyFrom(statistics)
+    for feature in copy.datasets[0].features:
+        if feature.HasField("num_stats"):
+            feature.num_stats.ClearField("mean")
+            feature.num_stats.ClearField("std_dev")
+    return copy
+
+
+def as_read(raw: pa.Table) -> pa.RecordBatch:
+    """The raw table with the types featurebeam reads (float32, int64, binary), nulls kept."""
+    types = {"row_id": pa.int64(), "fare": pa.float32(), "miles": pa.float32(), "company": pa.binary()}
+    return pa.record_batch([raw.column(n).combine_chunks().cast(t) for n, t in types.items()], list(types))
+
+
+def test_run_writes_the_statistics_of_every_raw_column(run_output, workspace):
+    from analyzers._statistics import compute_statistics
+
+    output, result = run_output
+    statistics = statistics_of(output)
+    assert len(statistics.datasets) == 1 and statistics.datasets[0].num_examples == 1200
+    features = features_by_name(statistics)
+    assert list(features) == ["company", "fare", "miles", "row_id"]
+    raw = workspace["raw"]
+    fare = raw.column("fare").to_numpy().astype(np.float32).astype(np.float64)
+    numbers = features["fare"].num_stats
+    assert numbers.mean == pytest.approx(fare.mean(), rel=1e-12)
+    assert numbers.std_dev == pytest.approx(fare.std(), rel=1e-12)  # population standard deviation, as TFDV
+    assert (numbers.min, numbers.max) == (fare.min(), fare.max())
+    assert numbers.median == np.sort(fare)[600]  # TFDV's median: the upper middle value
+    assert numbers.common_stats.num_missing == 0 and numbers.common_stats.num_non_missing == 1200
+    # Missing values are counted before `input.schema.company.default` fills them for the fn.
+    companies = raw.column("company").to_pylist()
+    strings = features["company"].string_stats
+    assert strings.common_stats.num_missing == companies.count(None) > 0
+    present = [c for c in companies if c is not None]
+    assert strings.unique == 5 and strings.avg_length == pytest.approx(np.mean([len(c) for c in present]), rel=1e-6)
+    assert [(v.value, v.frequency) for v in strings.top_values] == [
+        (c.decode(), present.count(c.decode())) for c in hand_vocabulary(present)
+    ]
+    # The whole file equals the statistics computed in one process from the same rows.
+    expected = compute_statistics(
+        [as_read(raw)], [("row_id", "int"), ("fare", "float"), ("miles", "float"), ("company", "string")]
+    )
+    assert without_moments(statistics) == without_moments(expected)
+    run = json.loads((output / "run.json").read_text())
+    assert run["statistics"] == str(output / "statistics" / "FeatureStats.pb")
+    assert run["report"] == str(output / "report.html")
+    assert f"statistics: {output / 'statistics' / 'FeatureStats.pb'}" in result.stdout
+    page = (output / "report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "http" not in page and page.count("<svg") == 4
+
+
+def skewed(raw: pa.Table) -> pa.Table:
+    """The training rows drifted: fare doubled, a new company in 30% of the rows, miles gone, a new column,
+    row_id as text."""
+    rows = raw.num_rows
+    company = [("Brand New Cab" if i % 10 < 3 else c) for i, c in enumerate(raw.column("company").to_pylist())]
+    return pa.table(
+        {
+            "row_id": pa.array([f"r{i}" for i in range(rows)]),
+            "fare": pa.array(raw.column("fare").to_numpy() * 2),
+            "company": pa.array(company, pa.string()),
+            "tip": pa.array(np.ones(rows)),
+        }
+    )
+
+
+def test_validate_reports_skew_and_drift_and_exits_3(run_output, workspace, tmp_path):
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    from analyzers import _drift
+
+    output, _ = run_output
+    new = skewed(workspace["raw"])
+    pq.write_table(new, tmp_path / "new.parquet")
+    result = featurebeam(
+        "validate", workspace["job"], "--set", f"input.path={tmp_path / 'new.parquet'}",
+        "--baseline", output, "--output", tmp_path / "checked",
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    assert result.stdout.startswith("featurebeam validate: 6 anomalies in 5 features\n")
+    document = json.loads((tmp_path / "checked" / "anomalies.json").read_text())
+    kinds = {name: [a["kind"] for a in found] for name, found in document["anomalies"].items()}
+    assert kinds == {
+        "company": ["unseen_values", "linf"],
+        "fare": ["jsd"],
+        "miles": ["missing_column"],
+        "row_id": ["type_change"],
+        "tip": ["new_column"],
+    }
+    assert document["num_examples"] == {"baseline": 1200, "new": 1200}
+    # The measured values, from the two statistics files.
+    baseline, checked = statistics_of(output), statistics_of(tmp_path / "checked")
+    base, now = features_by_name(baseline), features_by_name(checked)
+    jsd = document["anomalies"]["fare"][0]
+    new_hist, base_hist = _drift.standard_histogram(now["fare"]), _drift.standard_histogram(base["fare"])
+    assert jsd["value"] == _drift.histogram_jsd(*new_hist, *base_hist) > 0.1 and jsd["threshold"] == 0.1
+    unseen, linf = document["anomalies"]["company"]
+    present = [c for c in new.column("company").to_pylist() if c is not None]
+    assert unseen["value"] == pytest.approx(present.count("Brand New Cab") / len(present), rel=1e-12)
+    assert "'Brand New Cab'" in unseen["description"] and unseen["tfdv_type"] == "ENUM_TYPE_UNEXPECTED_STRING_VALUES"
+    assert linf["value"] == pytest.approx(unseen["value"], rel=1e-12)  # the new value is the largest difference
+    assert "'Brand New Cab'" in linf["description"]
+    assert (
+        document["anomalies"]["row_id"][0]["value"] == "string"
+        and document["anomalies"]["row_id"][0]["threshold"] == "int"
+    )
+    for feature, check in (("company", "unseen_values"), ("fare", "jsd"), ("miles", "missing_column")):
+        assert re.search(rf"^  {feature} +{check} ", result.stdout, re.M), result.stdout
+    # TFDV's format too, and the report with the anomalies first.
+    proto = text_format.Parse((tmp_path / "checked" / "anomalies.pbtxt").read_text(), anomalies_pb2.Anomalies())
+    assert sorted(proto.anomaly_info) == sorted(kinds)
+    assert (
+        proto.anomaly_info["fare"].reason[0].type == anomalies_pb2.AnomalyInfo.COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH
+    )
+    page = (tmp_path / "checked" / "report.html").read_text()
+    assert page.index("6 anomalies") < page.index('id="feature-company"') < page.index('id="feature-row_id"')
+    assert page.index('id="feature-tip"') < page.index("</body>")
+
+
+def test_validate_thresholds_come_from_the_job_file(run_output, workspace, tmp_path):
+    output, _ = run_output
+    pq.write_table(skewed(workspace["raw"]).drop(["row_id", "tip"]), tmp_path / "new.parquet")
+    job = yaml.safe_load(workspace["job"].read_text())
+    job["input"]["path"] = str(tmp_path / "new.parquet")
+    job["output"]["path"] = str(tmp_path / "trained")
+    job["validation"] = {"unseen": 0.5, "features": {"fare": {"jsd": 1.0}, "company": {"linf": 0.9, "unseen": 0.2}}}
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
+    result = featurebeam("validate", tmp_path / "job.yaml", "--baseline", output, "--quiet")
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == ""
+    default_output = tmp_path / "trained-validation"  # output.path + "-validation"
+    document = json.loads((default_output / "anomalies.json").read_text())
+    assert {n: [a["kind"] for a in f] for n, f in document["anomalies"].items()} == {
+        "company": ["unseen_values"],  # 30% > 0.2 for company; fare's jsd is below 1
+        "miles": ["missing_column"],
+        "row_id": ["missing_column"],
+    }
+    assert document["thresholds"]["features"]["fare"]["jsd"] == 1.0 and document["thresholds"]["unseen"] == 0.5
+    assert document["measurements"]["fare"]["jsd"] > 0.1
+
+
+def test_validate_the_baseline_data_finds_no_anomalies(run_output, workspace, tmp_path):
+    output, _ = run_output
+    result = featurebeam("validate", workspace["job"], "--baseline", output, "--output", tmp_path / "same")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("featurebeam validate: no anomalies\n")
+    document = json.loads((tmp_path / "same" / "anomalies.json").read_text())
+    assert document["anomalies"] == {} and document["status"] == "no anomalies"
+    assert document["measurements"]["fare"] == {"missing": 0.0, "nan": 0.0, "jsd": 0.0}
+    assert document["measurements"]["company"]["linf"] == 0.0
+    assert without_moments(statistics_of(tmp_path / "same")) == without_moments(statistics_of(output))
+
+
+def test_validate_without_a_baseline_statistics_file_is_exit_2(workspace, tmp_path):
+    (tmp_path / "old").mkdir()
+    result = featurebeam("validate", workspace["job"], "--baseline", tmp_path / "old", "--output", tmp_path / "v")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"featurebeam: error: `--baseline` {tmp_path / 'old'} has no statistics/FeatureStats.pb"
+    )
+    assert not (tmp_path / "v").exists()
 
 
 def test_inspect_shows_what_was_learned_and_the_signatures(run_output):
@@ -310,8 +495,8 @@ def test_transform_applies_an_existing_transform_fn(run_output, workspace, tmp_p
     np.testing.assert_array_equal(parsed["company_id"][order], ids)
 
 
-def test_analyze_writes_only_the_transform_fn(workspace, tmp_path):
-    result = featurebeam("analyze", workspace["job"], "--set", f"output.path={tmp_path / 'fn_only'}")
+def test_analyze_without_statistics_writes_only_the_transform_fn(workspace, tmp_path):
+    result = featurebeam("analyze", workspace["job"], "--no-statistics", "--set", f"output.path={tmp_path / 'fn_only'}")
     assert result.returncode == 0, result.stderr
     assert sorted(os.listdir(tmp_path / "fn_only")) == [
         "run.json",
@@ -334,10 +519,12 @@ def test_declarative_job_with_tfrecord_output(workspace, tmp_path):
             {"name": "company", "transform": "hash_strings", "hash_buckets": 5, "output": "company_hash"},
         ],
         "output": {"path": str(tmp_path / "out"), "format": "tfrecord", "num_shards": 2},
+        "statistics": False,
     }
     (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
     result = featurebeam("run", tmp_path / "job.yaml")
     assert result.returncode == 0, result.stderr
+    assert not {"statistics", "report.html"} & set(os.listdir(tmp_path / "out"))  # `statistics: false`
     names = sorted(os.listdir(tmp_path / "out" / "transformed_data"))
     assert names == ["part-00000-of-00002.tfrecord.gz", "part-00001-of-00002.tfrecord.gz"]
     import tensorflow as tf
@@ -393,6 +580,14 @@ def test_multi_process_runner_gives_the_same_results(run_output, workspace, tmp_
     a, b = joined(output, workspace["raw"]), joined(tmp_path / "mp", workspace["raw"])
     for name in a:
         np.testing.assert_allclose(a[name], b[name], rtol=1e-6, err_msg=name)
+    # The statistics too: the same file but for the last bits of means and deviations (merge order).
+    single, multi = (statistics_of(path) for path in (output, tmp_path / "mp"))
+    for feature in single.datasets[0].features:
+        if feature.HasField("num_stats"):
+            for name in ("mean", "std_dev"):
+                got = getattr(features_by_name(multi)[feature.path.step[0]].num_stats, name)
+                assert got == pytest.approx(getattr(feature.num_stats, name), rel=1e-12)
+    assert without_moments(single) == without_moments(multi)
 
 
 # --- failures -------------------------------------------------------------

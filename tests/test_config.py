@@ -98,6 +98,32 @@ def test_schema_entries(tmp_path):
     assert "`input.schema.fare.typ` is not a valid key (did you mean `input.schema.fare.type`?)" in message
 
 
+def test_statistics_and_validation_keys(tmp_path):
+    job = load_job(write_job(tmp_path, MINIMAL))
+    assert job.statistics is True
+    assert (job.validation.defaults.linf, job.validation.defaults.jsd, job.validation.defaults.missing) == (
+        0.1,
+        0.1,
+        0.01,
+    )
+    assert (job.validation.defaults.unseen, job.validation.defaults.nan) == (0.0, 0.0)
+    validation = {"jsd": 0.2, "features": {"price": {"jsd": 0.05}}}
+    job = load_job(write_job(tmp_path, {**MINIMAL, "statistics": False, "validation": validation}))
+    assert job.statistics is False
+    assert job.validation.thresholds("price").jsd == 0.05 and job.validation.thresholds("price").linf == 0.1
+    assert job.validation.thresholds("other").jsd == 0.2
+    job = load_job(write_job(tmp_path, MINIMAL), ["validation.features.store.unseen=0.02"])
+    assert job.validation.thresholds("store").unseen == 0.02
+    assert error_of(tmp_path, {**MINIMAL, "statistics": "yes"}) == "`statistics` must be true or false; got 'yes'"
+    assert error_of(tmp_path, {**MINIMAL, "validation": {"jds": 0.1}}) == (
+        "`validation.jds` is not a valid key (did you mean `validation.jsd`?); valid keys under `validation`: "
+        "'features', 'jsd', 'linf', 'missing', 'nan', 'unseen'"
+    )
+    assert error_of(tmp_path, {**MINIMAL, "validation": {"features": {"price": {"linf": 1.5}}}}) == (
+        "`validation.features.price.linf` must be a number from 0 to 1; got 1.5"
+    )
+
+
 def test_needs_exactly_one_of_fn_and_features(tmp_path):
     neither = {k: v for k, v in MINIMAL.items() if k != "preprocessing_fn"}
     assert "exactly one of `preprocessing_fn`" in error_of(tmp_path, neither)

@@ -628,6 +628,49 @@ def test_csv_bad_lines_are_skipped_into_rejected(finished):
     assert sorted(row_ids) == [1, 4, 5, 6, 7]
 
 
+def unused_column_csv(d):
+    """``zone``, which the fn does not read, is an integer column (the first file says) with a missing value
+    and, in the second file, a value that is not an integer."""
+    header = "row_id,fare,miles,company,zone\n"
+    (d / "a.csv").write_text(header + "1,10.5,1.5,Zip,3\n2,11.5,2.5,Globe,\n")
+    (d / "b.csv").write_text(header + "3,12.5,3.5,Zip,abc\n4,13.5,4.5,Globe,7\n")
+
+
+@case
+def unused_column_bad_value_skip(d):
+    unused_column_csv(d)
+    return ["run", write_job(d, {"path": "*.csv", "on_bad_record": "skip"}), "--quiet"]
+
+
+def test_a_bad_value_in_a_column_only_the_statistics_read_is_skipped_by_every_pass(finished):
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    d, result = outcome(finished, "unused_column_bad_value_skip")
+    out = d / "out"
+    assert_skipped(result, out, records=1, rows=1, files={str(d / "b.csv"): {"records": 1, "rows": 1}}, rows_read=3)
+    assert [(e["line"], e["reason"]) for e in rejected_lines(out)] == [
+        (2, "column 'zone': value 'abc' is not an integer")
+    ]
+    assert sorted(pq.read_table(out / "transformed_data").column("row_id").to_pylist()) == [1, 2, 4]
+    stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(
+        (out / "statistics" / "FeatureStats.pb").read_bytes()
+    )
+    zone = {f.path.step[0]: f for f in stats.datasets[0].features}["zone"].num_stats
+    assert stats.datasets[0].num_examples == 3 and zone.common_stats.num_missing == 1 and zone.mean == 5.0
+
+
+@case
+def unused_column_bad_value_fail(d):
+    unused_column_csv(d)
+    return ["run", write_job(d, {"path": "*.csv"})]
+
+
+def test_a_bad_value_in_a_column_only_the_statistics_read_stops_the_job(finished):
+    d, result = outcome(finished, "unused_column_bad_value_fail")
+    assert_user_error(result, f"{d / 'b.csv'}: line 2: column 'zone': value 'abc' is not an integer")
+    assert output_siblings(d) == []
+
+
 @case
 def jsonl_skip(d):
     lines = [

@@ -452,15 +452,29 @@ def test_a_job_reads_and_writes_through_beam_filesystems(tmp_path, monkeypatch):
         assert all(o.startswith(("raw/", "out/run/")) for o in objects), "no staging objects are left behind"
         out = bucket / "out" / "run"
         assert sorted(os.listdir(out)) == [
+            "report.html",
             "run.json",
+            "statistics",
             "transform_fn",
             "transformed_data",
             "transformed_metadata",
         ]
+        assert summary["statistics"] == "fbtest://out/run/statistics/FeatureStats.pb"
         assert os.path.isfile(out / "transform_fn" / "saved_model.pb")
         assert json.loads((out / "run.json").read_text())["output"] == "fbtest://out/run"
         fare_z = pq.read_table(str(out / "transformed_data")).column("fare_z").to_numpy()
         assert len(fare_z) == 2 * ROWS and abs(fare_z.mean()) < 1e-5 and abs(fare_z.std() - 1) < 1e-4
+    # validate the same data against that remote baseline, into a remote folder
+    from beam_jobs._validate import validate
+
+    document = validate(load_job(str(tmp_path / "job.yaml")), "fbtest://out/run", "fbtest://out/check")
+    assert document["anomalies"] == {} and document["num_examples"] == {"baseline": 2 * ROWS, "new": 2 * ROWS}
+    assert sorted(os.listdir(bucket / "out" / "check")) == [
+        "anomalies.json",
+        "anomalies.pbtxt",
+        "report.html",
+        "statistics",
+    ]
     # and apply that remote transform_fn to other data, writing another remote output
     job["output"]["path"] = "fbtest://out/eval"
     (tmp_path / "eval.yaml").write_text(yaml.safe_dump(job))

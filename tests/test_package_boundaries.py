@@ -81,3 +81,9 @@ def test_analyzers_combine_fns_do_not_load_tensorflow():
     assert not loaded["tensorflow"], "`import analyzers.combine_fns` loaded tensorflow"
     assert not loaded["tensorflow_transform"] and not loaded["tfx_bsl"]
     assert not loaded["preprocessing"] and not loaded["beam_jobs"]
+
+
+def test_statistics_and_drift_math_load_neither_tensorflow_nor_beam():
+    loaded = modules_loaded_by("analyzers._statistics", "analyzers._drift", "analyzers._top_values")
+    assert loaded["analyzers"], "the import did not happen"
+    assert not loaded["tensorflow"] and not loaded["apache_beam"] and not loaded["tfx_bsl"]
