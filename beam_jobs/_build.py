@@ -8,7 +8,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_jobs._analyze import AnalyzeToValues
 from beam_jobs._api import TransformDataset
 from beam_jobs._job import JobConfig
-from beam_jobs._layout import DATA_DIR, ERRORS_DIR, REJECTED_DIR
+from beam_jobs._layout import COUNTS_DIR, DATA_DIR, ERRORS_DIR, REJECTED_DIR
 from beam_jobs._prepare import Prepared
 from beam_jobs._read import ReadBatches
 from beam_jobs._transform import WriteTransformFn
@@ -40,6 +40,7 @@ def build(
             rejected_dir=FileSystems.join(staging, REJECTED_DIR),
             errors_dir=FileSystems.join(staging, ERRORS_DIR),
             after=after,
+            counts_dir=FileSystems.join(staging, COUNTS_DIR),
         )
 
     analyzed = command != "transform" and bool(prepared.plan.phases)
@@ -57,5 +58,9 @@ def build(
     batches = pipeline | "ReadForTransform" >> reader("transform" if analyzed else "read", after)
     transformed = ((batches, schema), transform_fn) | "Transform" >> TransformDataset()
     _ = transformed | "Write" >> WriteBatches(
-        FileSystems.join(staging, DATA_DIR), job.output.format, prepared.outputs, num_shards=job.output.num_shards
+        FileSystems.join(staging, DATA_DIR),
+        job.output.format,
+        prepared.outputs,
+        num_shards=job.output.num_shards,
+        counts_path=FileSystems.join(staging, COUNTS_DIR, "written.json"),
     )

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs._bad_records import BadRecord, BadRecords, _a, _failing_positions, _shown
+from beam_jobs._counts import COUNTS, Tallied, WriteCounts
 from beam_jobs._inputs import _error_text
 from beam_jobs._progress import count_file_read, count_non_finite, count_rejected, count_rows
 from beam_jobs._readers import READERS
@@ -259,6 +260,9 @@ class ReadBatches(beam.PTransform):
     the job's first read counts as ``read`` (and counts non-finite floats);
     a job reads its input again for each later pass, counted separately.
 
+    With ``counts_dir``, the pass's counts (rows, and for the first read the
+    files, NaNs and bad records) are written there as ``<stage>.json``.
+
     ``on_bad_record="fail"`` stops at the first record that cannot be read;
     ``"skip"`` leaves bad records out. The first read then writes them to
     ``rejected_dir`` as JSON lines (file, place, reason, raw content) and
@@ -277,9 +281,11 @@ class ReadBatches(beam.PTransform):
         rejected_dir: str | None = None,
         errors_dir: str | None = None,
         after=None,
+        counts_dir: str | None = None,
     ):
         super().__init__()
         self._after = after
+        self._counts_dir = counts_dir  # where the pass's counts are written as data (for run.json)
         self._errors_dir = errors_dir
         if on_bad_record not in ("fail", "skip"):
             raise ValueError(f"on_bad_record must be 'fail' or 'skip'; got {on_bad_record!r}")
@@ -303,13 +309,21 @@ class ReadBatches(beam.PTransform):
         if len(self._paths) > 1:
             files = files | "SpreadFiles" >> beam.Reshuffle()
         read = _ReadFile(self._format, self._features, self._batch_size, self._stage, self._skip, self._errors_dir)
-        if not (self._skip and self._stage == "read"):
+        rejects = self._skip and self._stage == "read"
+        counted = self._counts_dir is not None
+        tags = [tag for tag, wanted in ((COUNTS, counted), (REJECTED, rejects)) if wanted]
+        if not tags:
             return files | "ReadFiles" >> beam.ParDo(read)
-        outputs = files | "ReadFiles" >> beam.ParDo(read).with_outputs(REJECTED, main="batches")
-        _ = outputs[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
-            FileSystems.join(self._rejected_dir, "part"),
-            file_name_suffix=".jsonl",
-            shard_name_template=SHARD_TEMPLATE,
-            skip_if_empty=True,
+        outputs = files | "ReadFiles" >> beam.ParDo(Tallied(read) if counted else read).with_outputs(
+            *tags, main="batches"
         )
+        if counted:
+            _ = outputs[COUNTS] | "WriteCounts" >> WriteCounts(FileSystems.join(self._counts_dir, f"{self._stage}.json"))
+        if rejects:
+            _ = outputs[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
+                FileSystems.join(self._rejected_dir, "part"),
+                file_name_suffix=".jsonl",
+                shard_name_template=SHARD_TEMPLATE,
+                skip_if_empty=True,
+            )
         return outputs.batches
