@@ -39,12 +39,13 @@ _DATAFLOW_REQUIRED = ("project", "region", "temp_location")
 _SET_BY_FEATUREBEAM = ("runner", "dry_run")
 _NUMBER_KIND = {int: "an integer", float: "a number"}
 # Option classes that only some runners read: anything else set for another runner is ignored by it.
+# {option class: (whose options they are, the runner classes that read them)}
 _READ_ONLY_BY = {
-    "DirectOptions": ("SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner", "InteractiveRunner"),
-    "FlinkRunnerOptions": ("FlinkRunner",),
-    "SparkRunnerOptions": ("SparkRunner",),
-    "PrismRunnerOptions": ("PrismRunner",),
-    "KafkaStreamsRunnerOptions": ("KafkaStreamsRunner",),
+    "DirectOptions": ("DirectRunner", ("SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner")),
+    "FlinkRunnerOptions": ("FlinkRunner", ("FlinkRunner",)),
+    "SparkRunnerOptions": ("SparkRunner", ("SparkRunner",)),
+    "PrismRunnerOptions": ("PrismRunner", ("PrismRunner",)),
+    "KafkaStreamsRunnerOptions": ("KafkaStreamsRunner", ("KafkaStreamsRunner",)),
 }
 
 
@@ -234,12 +235,11 @@ def ignored_options(job: JobConfig) -> list[str]:
     warnings = []
     for key in job.pipeline_options:
         owner = table.get(key, (None, ""))[1]
-        readers = _READ_ONLY_BY.get(owner)
-        if readers and not runner.is_named(*readers):
-            warnings.append(
-                f"`pipeline_options.{key}` is an option of {', '.join(readers)} ({owner}); "
-                f"{job.runner} ignores it"
-            )
+        if owner not in _READ_ONLY_BY:
+            continue
+        whose, readers = _READ_ONLY_BY[owner]
+        if not runner.is_named(*readers, "InteractiveRunner"):
+            warnings.append(f"`pipeline_options.{key}` is a {whose} option ({owner}); {job.runner} ignores it")
     return warnings
 
 
