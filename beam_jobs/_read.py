@@ -318,7 +318,8 @@ class ReadBatches(beam.PTransform):
             *tags, main="batches"
         )
         if counted:
-            _ = outputs[COUNTS] | "WriteCounts" >> WriteCounts(FileSystems.join(self._counts_dir, f"{self._stage}.json"))
+            counts_path = FileSystems.join(self._counts_dir, f"{self._stage}.json")
+            _ = outputs[COUNTS] | "WriteCounts" >> WriteCounts(counts_path)
         if rejects:
             _ = outputs[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
                 FileSystems.join(self._rejected_dir, "part"),

@@ -123,7 +123,11 @@ def _check_value(key: str, value: Any, action) -> Any:
         items = value if isinstance(value, list) else [value]
         return [str(item) for item in items]
     if action.type in (int, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (action.type is int and value != int(value)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (action.type is int and value != int(value))
+        ):
             raise ConfigError(f"`{path}` must be {_NUMBER_KIND[action.type]}; got {value!r}")
         return action.type(value)
     if isinstance(value, dict) and getattr(action.type, "__name__", "") == "loads":  # a JSON-valued option

@@ -277,7 +277,9 @@ class LocalPortableServices:
                     return
                 except grpc.FutureTimeoutError:
                     if time.monotonic() > deadline:
-                        raise ServiceError(f"the {what} did not answer at {address} within {self._timeout:g} s") from None
+                        raise ServiceError(
+                            f"the {what} did not answer at {address} within {self._timeout:g} s"
+                        ) from None
         finally:
             channel.close()
 

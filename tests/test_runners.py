@@ -198,9 +198,11 @@ def no_network(monkeypatch):
         ("FlinkRunner", ["flink_master=[local]"], "LOOPBACK: workers in the launching process", "flink-2.2"),
         (
             "SparkRunner",
-            ["spark_master_url=spark://localhost:7077", "environment_type=PROCESS", "environment_config={}".format(
-                '{"command": "/opt/apache/beam/boot"}'
-            )],
+            [
+                "spark_master_url=spark://localhost:7077",
+                "environment_type=PROCESS",
+                "environment_config={}".format('{"command": "/opt/apache/beam/boot"}'),
+            ],
             "PROCESS: command /opt/apache/beam/boot",
             "beam-runners-spark-3-job-server-2.77.0.jar",
         ),
