@@ -201,6 +201,7 @@ class LocalPortableServices:
         start_timeout_s: float = 120.0,
     ):
         self.log_dir = log_dir or tempfile.mkdtemp(prefix="featurebeam-portable-")
+        os.makedirs(self.log_dir, exist_ok=True)
         self._job_port, self._worker_port = job_port, worker_port or free_port()
         self._timeout = start_timeout_s
         self._processes: list[subprocess.Popen] = []
