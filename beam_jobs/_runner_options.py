@@ -12,8 +12,9 @@ option, found before the job starts.
 For DataflowRunner, project, region, job name and every gs:// path are checked
 first, locally (``_gcp_checks``): Beam would go on the network for some of them.
 ``setup_file`` defaults to this project's setup.py, which is how workers
-install featurebeam; ``--dry-run`` sets Beam's ``dry_run`` so the Dataflow
-job is constructed offline and not submitted.
+install featurebeam (``setup_file: ""`` ships nothing, for a worker container
+that has featurebeam installed); ``--dry-run`` sets Beam's ``dry_run`` so the
+Dataflow job is constructed offline and not submitted.
 """
 
 from __future__ import annotations
@@ -185,6 +186,9 @@ def _dataflow_options(job: JobConfig, options: dict[str, Any], dry_run: bool) ->
             _gcp_checks.check_gcs_path(path, key, needs_object=key == "output.path")
         elif _gcp_checks.looks_like_mistyped_gcs(path):
             raise ConfigError(f"`{key}` {path} is a local path with a folder named 'gs:': write gs://bucket/...")
+    if options.get("setup_file") == "":  # the workers' container has featurebeam installed: ship nothing
+        del options["setup_file"]
+        return _mark_dry_run(options, dry_run)
     if "setup_file" in options:
         setup_file = os.path.normpath(os.path.join(job.base_dir, options["setup_file"]))
     else:
@@ -197,6 +201,10 @@ def _dataflow_options(job: JobConfig, options: dict[str, Any], dry_run: bool) ->
     if not os.path.isfile(setup_file):
         raise ConfigError(f"`pipeline_options.setup_file`: {setup_file} does not exist")
     options["setup_file"] = setup_file
+    _mark_dry_run(options, dry_run)
+
+
+def _mark_dry_run(options: dict[str, Any], dry_run: bool) -> None:
     if dry_run:
         options["dry_run"] = True
 

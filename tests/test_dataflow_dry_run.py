@@ -17,6 +17,7 @@ import tarfile
 import time
 
 import pytest
+import yaml
 
 from beam_jobs import _gcp_checks
 from featurebeam_base.errors import ConfigError
@@ -306,3 +307,43 @@ def test_a_mistyped_gs_output_path_is_caught_before_the_network(tmp_path):
         r"named 'gs:': write gs://bucket/...$",
     ):
         resolved_options(job, dry_run=True)
+
+
+def test_flex_template_launcher_fetches_the_job_and_passes_dataflows_options(tmp_path):
+    from beam_jobs import flex_template
+
+    source = tmp_path / "bucket" / "jobs"
+    (source / "fns").mkdir(parents=True)
+    job = {"input": {"path": "gs://b-1/in/*.csv"}, "preprocessing_fn": "fns/fn.py:fn", "output": {"path": "gs://b-1/o"}}
+    (source / "job.yaml").write_text(yaml.safe_dump(job))
+    (source / "fns" / "fn.py").write_text("def fn(inputs):\n    return inputs\n")
+    flags = [
+        f"--job={source / 'job.yaml'}",  # gs:// on Dataflow; any Beam path here
+        "--project=my-project",
+        "--region=us-central1",
+        "--temp_location=gs://b-1/tmp",
+        "--overrides=output.num_shards=4; input.batch_size=1024",
+    ]
+    launched = tmp_path / "launcher"
+    launched.mkdir()
+    local_job = flex_template.fetch_job(flex_template.job_flag(flags), str(launched))
+    assert (launched / "job.yaml").read_text() == (source / "job.yaml").read_text()
+    assert (launched / "fns" / "fn.py").read_text() == (source / "fns" / "fn.py").read_text()
+    assert flex_template.featurebeam_argv(flags, local_job) == [
+        "run",
+        local_job,
+        "--runner",
+        "DataflowRunner",
+        "--set",
+        "pipeline_options.project=my-project",
+        "--set",
+        "pipeline_options.region=us-central1",
+        "--set",
+        "pipeline_options.temp_location=gs://b-1/tmp",
+        "--set",
+        "output.num_shards=4",
+        "--set",
+        "input.batch_size=1024",
+    ]
+    with pytest.raises(SystemExit, match="the `job` parameter"):
+        flex_template.job_flag(["--project=my-project"])
