@@ -3,7 +3,7 @@
 Everything checkable offline (project, region, bucket names, gs:// paths) is
 checked before anything waits on the network; the one network call a dry run
 cannot avoid (listing a gs:// input) is bounded to a few seconds. The
-subprocess tests run with the network blocked (``tests/no_network``), so they
+subprocess tests run with the network blocked (``BLOCK_NETWORK``), so they
 behave the same on machines with and without Internet access.
 """
 
@@ -24,7 +24,28 @@ from featurebeam_base.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB = os.path.join(ROOT, "configs", "rides", "job.yaml")
-NO_NETWORK = os.path.join(ROOT, "tests", "no_network")
+# Put on PYTHONPATH of a subprocess, it blocks its network: every connection attempt fails at once.
+# Written at test time, not kept under tests/: pytest would import it (--doctest-modules) and block its own.
+BLOCK_NETWORK = """
+import socket
+
+
+def _refuse(*args, **kwargs):
+    raise OSError(101, "network access blocked by the test")
+
+
+socket.socket.connect = socket.socket.connect_ex = _refuse
+socket.getaddrinfo = socket.create_connection = _refuse
+"""
+
+
+@pytest.fixture(scope="module")
+def no_network_path(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("no_network")
+    (folder / "sitecustomize.py").write_text(BLOCK_NETWORK)
+    return str(folder)
+
+
 DATAFLOW = [
     "--runner",
     "DataflowRunner",
@@ -39,9 +60,9 @@ DATAFLOW = [
 ]
 
 
-def dry_run(*args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:
+def dry_run(no_network: str, *args: str, timeout: float = 240) -> tuple[subprocess.CompletedProcess, float]:
     """``featurebeam run rides --dry-run ARGS`` with the network blocked; the result and its wall time."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([NO_NETWORK, ROOT]), "NO_GCE_CHECK": "true"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([no_network, ROOT]), "NO_GCE_CHECK": "true"}
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "beam_jobs.cli", "run", JOB, "--dry-run", *args],
@@ -59,8 +80,9 @@ def last_line(stderr: str) -> str:
 
 
 @pytest.mark.slow
-def test_dry_run_prints_runner_phases_options_staged_files_and_workers():
+def test_dry_run_prints_runner_phases_options_staged_files_and_workers(no_network_path):
     result, _ = dry_run(
+        no_network_path,
         *DATAFLOW,
         "--set",
         "pipeline_options.machine_type=n2-standard-4",
@@ -115,16 +137,18 @@ def test_dry_run_prints_runner_phases_options_staged_files_and_workers():
         ),
     ],
 )
-def test_offline_mistakes_are_exit_2_naming_the_option_without_waiting(option, message):
-    result, seconds = dry_run(*DATAFLOW, "--set", "pipeline_options.max_num_workers=2", "--set", option)
+def test_offline_mistakes_are_exit_2_naming_the_option_without_waiting(no_network_path, option, message):
+    result, seconds = dry_run(
+        no_network_path, *DATAFLOW, "--set", "pipeline_options.max_num_workers=2", "--set", option
+    )
     assert result.returncode == 2, result.stderr
     assert last_line(result.stderr) == f"featurebeam: error: {message}"
     assert seconds < 60  # measured 2 to 3 s; Beam alone took 113 s on the bad bucket, then an internal error
 
 
 @pytest.mark.slow
-def test_a_gs_input_that_cannot_be_reached_is_reported_after_a_few_seconds():
-    result, seconds = dry_run(*DATAFLOW, "--set", "input.path=gs://fake-bucket/data/*.parquet")
+def test_a_gs_input_that_cannot_be_reached_is_reported_after_a_few_seconds(no_network_path):
+    result, seconds = dry_run(no_network_path, *DATAFLOW, "--set", "input.path=gs://fake-bucket/data/*.parquet")
     assert result.returncode == 2, result.stderr
     assert last_line(result.stderr) == (
         "featurebeam: error: could not reach gs://fake-bucket/data/*.parquet within 5 s (a dry run does not wait "
