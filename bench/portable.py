@@ -14,9 +14,10 @@ in each configuration, alternating:
 For each run: wall time of the command; CPU seconds of every process involved
 (the command, the job service, the worker pool and the SDK workers, sampled
 from /proc); "cores busy" (that CPU over the wall time); the CPU of each SDK
-worker process (are both busy?); and the peak of the summed RSS of all of
-them. The output of every configuration is checked against the DirectRunner's
-(row count, sorted columns, analyzer values, vocabulary files). Results go to
+worker process, the seconds during which at least one, and two at once, used
+a fifth of a CPU or more (do both cores work?); and the peak of the summed RSS
+of all of them. The output of every configuration is checked against the
+DirectRunner's (row count, sorted columns, vocabulary files). Results go to
 bench/results/portable-<rows>-<time>.json.
 """
 
@@ -94,6 +95,8 @@ class Sampler(threading.Thread):
         self.last: dict[int, float] = {}
         self.workers: set[int] = set()
         self.peak_rss = 0
+        self._previous: tuple[float, dict[int, float]] | None = None
+        self.busy_s = {1: 0.0, 2: 0.0}  # time with at least 1, and at least 2, SDK workers using a CPU
         self._done = threading.Event()
         for pid in self._pids():
             self.baseline[pid] = _cpu_seconds(pid) or 0.0
@@ -116,6 +119,20 @@ class Sampler(threading.Thread):
             if pid not in self.baseline and pid not in self.workers and _is_sdk_worker(pid):
                 self.workers.add(pid)
         self.peak_rss = max(self.peak_rss, total_rss)
+        self._count_busy_workers()
+
+    def _count_busy_workers(self) -> None:
+        """A worker is busy over a sampling interval if it used at least a fifth of a CPU during it."""
+        now = time.monotonic()
+        cpu = {pid: self.last[pid] for pid in self.workers if pid in self.last}
+        if self._previous is not None:
+            then, before = self._previous
+            interval = now - then
+            busy = sum(1 for pid, value in cpu.items() if value - before.get(pid, value) >= 0.2 * interval)
+            for at_least in self.busy_s:
+                if busy >= at_least:
+                    self.busy_s[at_least] += interval
+        self._previous = (now, cpu)
 
     def stop(self) -> dict:
         self.sample()
@@ -125,6 +142,8 @@ class Sampler(threading.Thread):
         return {
             "cpu_s": round(sum(spent.values()), 2),
             "sdk_worker_cpu_s": sorted((round(spent[pid], 2) for pid in self.workers), reverse=True),
+            "sdk_workers_busy_s": round(self.busy_s[1], 1),
+            "two_sdk_workers_busy_s": round(self.busy_s[2], 1),
             "peak_rss_mib": round(self.peak_rss / MIB),
         }
 
@@ -160,12 +179,13 @@ def run_once(config: str, data: str, output: str, services, log_path: str, env: 
         raise SystemExit(f"bench: {config} failed (exit {returncode}); log {log_path}:\n{bench_run._tail(log_path)}")  # noqa: SLF001
     with open(os.path.join(output, "run.json")) as handle:
         timings = json.load(handle)["timings_s"]
+    load = os.getloadavg()[0]
     return {
         "wall_s": round(wall, 2),
         **measured,
         "cores_busy": round(measured["cpu_s"] / wall, 2),
         "pipeline_s": timings["pipeline"],
-        "load_average_1min_before": round(os.getloadavg()[0], 2),
+        "load_average_1min_after": round(load, 2),
     }
 
 
@@ -227,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
                 workers = " + ".join(f"{c:.1f}" for c in result["sdk_worker_cpu_s"]) or "-"
                 print(
                     f"  {config:11s} run {index + 1}: wall {result['wall_s']:6.1f} s  CPU {result['cpu_s']:6.1f} s  "
-                    f"cores busy {result['cores_busy']:.2f}  SDK workers' CPU {workers} s  "
-                    f"peak RSS {result['peak_rss_mib']:,} MiB",
+                    f"cores busy {result['cores_busy']:.2f}  SDK workers' CPU {workers} s "
+                    f"(busy {result['sdk_workers_busy_s']} s, 2 at once {result['two_sdk_workers_busy_s']} s)  "
+                    f"peak RSS {result['peak_rss_mib']:,} MiB  load {result['load_average_1min_after']}",
                     flush=True,
                 )
     checks = {config: same_output(os.path.join(work, "direct"), os.path.join(work, config)) for config in configs}
@@ -237,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     for config, results in runs.items():
         summary[config] = {
             key: statistics.median(r[key] for r in results)
-            for key in ("wall_s", "cpu_s", "cores_busy", "pipeline_s", "peak_rss_mib")
+            for key in ("wall_s", "cpu_s", "cores_busy", "pipeline_s", "two_sdk_workers_busy_s", "peak_rss_mib")
         }
         print(f"  {config:11s} " + "  ".join(f"{k} {v:,}" for k, v in summary[config].items()))
         print(f"  {'':11s} output vs direct: {'same' if not checks[config] else '; '.join(checks[config])}")
