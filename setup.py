@@ -13,6 +13,7 @@ INSTALL_REQUIRES = [
     "pyarrow==25.0.1",
     "numpy==2.4.6",
     "PyYAML==6.0.4",
+    "tensorflow-metadata==1.21.0",
 ]
 
 TEST_REQUIRES = [

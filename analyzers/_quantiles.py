@@ -14,6 +14,7 @@ import numpy as np
 from analyzers._quantile_sketch import QuantilesSketch
 from analyzers._spec import AnalyzerSpec, Output
 from featurebeam_base import checks
+from featurebeam_base.errors import PreprocessingError
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,9 @@ class QuantilesSpec(AnalyzerSpec):
 
     The shape is ``[1, num_buckets - 1]`` when reducing instance dims, else
     ``[*feature_shape, num_buckets - 1]``, as tf.Transform's ``quantiles``.
-    With ``weighted``, inputs are ``(values, weights)`` and each value counts
-    with its row's weight.
+    With ``weighted``, inputs are ``(values, weights)``: one weight per value
+    when reducing instance dims, else one per row (as tf.Transform's sketch
+    takes them); values with a NaN, zero or negative weight are ignored.
     """
 
     kind = "quantiles"
@@ -34,7 +36,7 @@ class QuantilesSpec(AnalyzerSpec):
     weighted: bool = False
 
     def check(self):
-        checks.integer(self.num_buckets, "num_buckets", minimum=1)
+        checks.integer(self.num_buckets, "num_buckets", minimum=2)  # tf.Transform fails at run time on 1
         checks.number(self.epsilon, "epsilon", above=0.0, below=1.0)
 
     @property
@@ -53,19 +55,17 @@ class QuantilesSpec(AnalyzerSpec):
         return QuantilesSketch(self.epsilon, self._num_features)
 
     def add(self, accumulator, inputs):
-        values = np.asarray(inputs[0], np.float64)
+        values = np.asarray(inputs[0], np.float64).reshape(-1, self._num_features)
         weights = None
         if self.weighted:
-            weights = np.broadcast_to(
-                np.asarray(inputs[1], np.float64).reshape(len(values), *([1] * (values.ndim - 1))), values.shape
-            )
-        if self._num_features > 1:
-            values = values.reshape(-1, self._num_features)
-            weights = None if weights is None else weights.reshape(-1, self._num_features)[:, 0]
-        else:
-            values = values.ravel()
-            weights = None if weights is None else weights.ravel()
-        accumulator.add(values, weights)
+            weights = np.asarray(inputs[1], np.float64).ravel()
+            if weights.size != values.shape[0]:
+                per = "value" if self.reduce_instance_dims else "row"
+                raise PreprocessingError(
+                    f"pp.quantiles: `weights` must hold one weight per {per} of `x`; a batch has "
+                    f"{weights.size} weights for {values.shape[0]} {per}s"
+                )
+        accumulator.add(values if self._num_features > 1 else values.ravel(), weights)
         return accumulator
 
     def merge(self, accumulator, other):

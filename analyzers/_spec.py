@@ -27,7 +27,7 @@ A spec's math runs without a pipeline (here over two batches, merged):
 >>> spec.extract(spec.merge(first, second))
 (array(3., dtype=float32), array(3.5, dtype=float32))
 >>> spec.outputs()[0]
-Output(name='mean', dtype='float32', shape=(), vocabulary_file=None)
+Output(name='mean', dtype='float32', shape=(), vocabulary_file=None, vocabulary_format='text')
 """
 
 from __future__ import annotations
@@ -48,14 +48,17 @@ class Output:
 
     ``dtype`` is a TensorFlow (and numpy) dtype name; ``shape`` may hold None
     for a size known only once the data is seen. A vocabulary output
-    (``vocabulary_file`` set) is a list of tokens that the graph sees as the
-    path of that file, as tf.Transform's ``vocabulary`` returns it.
+    (``vocabulary_file`` set) is a list of file entries that the graph sees as
+    the path of that file, as tf.Transform's ``vocabulary`` returns it;
+    ``vocabulary_format`` is the file's: ``text`` (one entry per line) or
+    ``tfrecord_gzip`` (one record per entry).
     """
 
     name: str
     dtype: str
     shape: tuple[int | None, ...] = ()
     vocabulary_file: str | None = None
+    vocabulary_format: str = "text"
 
 
 def _jsonable(value: Any) -> Any:

@@ -26,6 +26,8 @@ NOT_DECLARATIVE = {
     "vocabulary": "it returns a vocabulary file, not a feature; use compute_and_apply_vocabulary",
     "apply_vocabulary": "it needs a vocabulary from pp.vocabulary; use compute_and_apply_vocabulary",
     "histogram": "it returns counts and boundaries, not a feature",
+    "tukey_h_params": "it returns two tensors (hl, hr), not a feature; use tukey_location or tukey_scale",
+    "apply_pyfunc": "it is not supported: a Python function in the transform_fn cannot be served",
 }
 _SCOPE = "xf"
 

@@ -32,6 +32,11 @@ def fail(path: str, allowed: str, value: Any, hint: str = "") -> ConfigError:
 
 
 def unknown_key(path: str, key: Any, known) -> ConfigError:
+    """The error for a key the job file does not have, with the nearest valid one.
+
+    >>> print(unknown_key("output", "fromat", ["path", "format"]))
+    `output.fromat` is not a valid key (did you mean `output.format`?); valid keys under `output`: 'format', 'path'
+    """
     hint = did_you_mean(join(path, key), [join(path, k) for k in known], quote=backticked)
     where = f" under `{path}`" if path else ""
     return ConfigError(f"`{join(path, key)}` is not a valid key{hint}; valid keys{where}: {quote_all(sorted(known))}")

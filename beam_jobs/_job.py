@@ -34,6 +34,17 @@ class ColumnSpec:
 
     type: str | None = None
     default: Any = None
+    shape: types.Shape | None = None  # (), (k,), "varlen" or "ragged"
+
+
+class _Shape(f.Field):
+    """``shape``: omitted (one value per row), ``[k]``, ``varlen`` or ``ragged``."""
+
+    def check(self, value, path):
+        try:
+            return types.checked_shape(value)
+        except ValueError as error:
+            raise ConfigError(f"`{path}` {error}") from None
 
 
 def check_default(feature_type: str, default: Any, path: str) -> None:
@@ -46,8 +57,8 @@ def check_default(feature_type: str, default: Any, path: str) -> None:
 class _Column(f.Field):
     """``input.schema.NAME``: ``{type: float, default: 0}`` or just ``float``."""
 
-    allowed = f"a mapping with `type` ({quote_all(types.TYPE_NAMES)}) and/or `default`"
-    _fields = f.Keys({"type": f.Choice(types.TYPE_NAMES), "default": f.Scalar()})
+    allowed = f"a mapping with `type` ({quote_all(types.TYPE_NAMES)}), `default` and/or `shape`"
+    _fields = f.Keys({"type": f.Choice(types.TYPE_NAMES), "default": f.Scalar(), "shape": _Shape()})
 
     def check(self, value, path):
         if isinstance(value, str):
@@ -55,7 +66,7 @@ class _Column(f.Field):
         if not isinstance(value, Mapping):
             raise f.fail(path, self.allowed, value)
         checked = self._fields.check(value, path)
-        column = ColumnSpec(checked.get("type"), checked.get("default"))
+        column = ColumnSpec(checked.get("type"), checked.get("default"), checked.get("shape"))
         if column.type is not None and column.default is not None:
             check_default(column.type, column.default, f"{path}.default")
         return column
@@ -152,7 +163,7 @@ class JobConfig:
             "input": {
                 "path": self.input.path,
                 "format": self.input.format,
-                "schema": {n: {"type": c.type, "default": c.default} for n, c in self.input.schema.items()},
+                "schema": {n: _column_dict(c) for n, c in self.input.schema.items()},
                 "batch_size": self.input.batch_size,
                 "on_bad_record": self.input.on_bad_record,
             },
@@ -167,6 +178,11 @@ class JobConfig:
         else:
             result["preprocessing_fn"] = self.preprocessing_fn
         return result
+
+
+def _column_dict(column: ColumnSpec) -> dict:
+    shape = column.shape if column.shape is None or isinstance(column.shape, str) else list(column.shape)
+    return {"type": column.type, "default": column.default, "shape": shape}
 
 
 _JOB = f.Keys(
@@ -206,8 +222,14 @@ def parse_override(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` with VALUE read as YAML (``2`` is an int, ``[a, b]`` a list, ``null`` removes KEY).
 
     A Beam option's VALUE (``pipeline_options.KEY``) stays text, to be read by
-    the option's own type as Beam's command line reads ``--KEY=VALUE``:
-    ``pipeline_options.flink_master=[local]`` is the string ``[local]``.
+    the option's own type as Beam's command line reads ``--KEY=VALUE``.
+
+    >>> parse_override("output.num_shards=2")
+    ('output.num_shards', 2)
+    >>> parse_override("input.schema.tags.shape=varlen")
+    ('input.schema.tags.shape', 'varlen')
+    >>> parse_override("pipeline_options.flink_master=[local]")
+    ('pipeline_options.flink_master', '[local]')
     """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():

@@ -8,6 +8,7 @@ is a user error, raised on the launching machine.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +16,11 @@ from dataclasses import dataclass, field
 from apache_beam.io.filesystems import FileSystems
 
 import preprocessing as pp
-from beam_jobs import _inspect
 from beam_jobs._declarative import DeclarativeFn
 from beam_jobs._filesystem import local_copy
 from beam_jobs._job import JobConfig
 from beam_jobs._layout import TRANSFORM_FN_DIR
 from beam_jobs._user_code import load_preprocessing_fn, raised_by_user_code, user_traceback
-from featurebeam_base import types
 from featurebeam_base.columns import OutputColumn
 from featurebeam_base.errors import ConfigError, InputError, UserError
 from featurebeam_base.naming import quote_all
@@ -99,14 +98,13 @@ def transform_fn_output_dir(path: str) -> str:
 def prepare_transform(job: JobConfig, resolved, transform_fn: str) -> Prepared:
     source = transform_fn_output_dir(transform_fn)
     local_transform_fn = local_copy(FileSystems.join(source, TRANSFORM_FN_DIR))
-    signature = _inspect.read_signatures(local_transform_fn)[engine.SERVING_SIGNATURE]
+    read, outputs = engine.read_interface(local_transform_fn)
     features = []
-    for name, info in signature["inputs"].items():
-        if name not in resolved.types:
+    for feature in read:
+        if feature.name not in resolved.types:
             raise InputError(
-                f"the transform_fn reads column {name!r}, which the input does not have; "
+                f"the transform_fn reads column {feature.name!r}, which the input does not have; "
                 f"columns: {quote_all(resolved.types)}"
             )
-        features.append(pp.Feature(name, types.of_dtype(info["dtype"]).name, resolved.defaults.get(name)))
-    outputs = [OutputColumn(n, i["dtype"], tuple(i["shape"][1:])) for n, i in signature["outputs"].items()]
+        features.append(dataclasses.replace(feature, default=resolved.defaults.get(feature.name)))
     return Prepared(pp.Schema(tuple(features)), outputs, source_output=source)

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs._bad_records import BadRecord, BadRecords, _a, _failing_positions, _shown
+from beam_jobs._bad_records import BadRecord, BadRecords, _failing_positions
+from beam_jobs._casting import castable, is_list_type, row_problem
 from beam_jobs._counts import COUNTS, Tallied, WriteCounts
 from beam_jobs._inputs import _error_text
 from beam_jobs._progress import count_file_read, count_non_finite, count_rejected, count_rows
@@ -25,31 +26,9 @@ from featurebeam_base.errors import InputError
 # Casting and defaults
 
 
-def _castable(column: pa.Array, feature_type: str) -> pa.Array:
-    """``column`` as its feature type: ArrowInvalid for a value that does not fit,
-    ArrowNotImplementedError for a type that never does."""
-    target = types.feature_type(feature_type).arrow_type
-    if column.type == target:
-        return column
-    if pa.types.is_dictionary(column.type):
-        column = column.dictionary_decode()
-    if pa.types.is_null(column.type):
-        return pa.nulls(len(column), target)
-    if feature_type == "string":
-        if not (pa.types.is_string(column.type) or pa.types.is_binary(column.type)):
-            if pa.types.is_large_string(column.type):
-                return column.cast(pa.large_binary()).cast(target)
-            column = column.cast(pa.string())
-        return column.cast(target)
-    numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-    numeric = numeric or pa.types.is_decimal(column.type) or pa.types.is_boolean(column.type)
-    # float32 holds every number, if not exactly (as TensorFlow's casts); other casts must be exact
-    return column.cast(target, safe=not (feature_type == "float" and numeric))
-
-
-def _cast(column: pa.Array, feature_type: str, name: str, path: str) -> pa.Array:
+def _cast(column: pa.Array, feature_type: str, shape, name: str, path: str) -> pa.Array:
     try:
-        return _castable(column, feature_type)
+        return castable(column, feature_type, shape)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         raise InputError(
             f"{path}: column {name!r} ({column.type}) cannot be read as {feature_type}: {_error_text(error)}"
@@ -67,22 +46,19 @@ def _checked_types(batch: pa.RecordBatch, features, path: str, first_row: int, b
     names = batch.schema.names
     arrays = list(batch.columns)
     problems: dict[int, str] = {}
-    for name, feature_type, _ in features:
+    for name, feature_type, _, shape in features:
         if name not in names:
             continue
         index = names.index(name)
         column = batch.column(index)
         try:
-            arrays[index] = _castable(column, feature_type)
+            arrays[index] = castable(column, feature_type, shape)
         except pa.ArrowNotImplementedError:
-            raise InputError(
-                f"{path}: column {name!r} is {column.type}, which cannot be read as {feature_type}; "
-                f"featurebeam reads float, int and string columns"
-            ) from None
+            raise InputError(_unreadable_column(path, name, column.type, feature_type, shape)) from None
         except pa.ArrowInvalid:
-            convert = lambda array, t=feature_type: _castable(array, t)  # noqa: E731
+            convert = lambda array, t=feature_type, s=shape: castable(array, t, s)  # noqa: E731
             for position in _failing_positions(column, convert, first_only=not bad.skip):
-                problem = f"column {name!r}: value {_shown(column[position].as_py())} is not {_a(feature_type)}"
+                problem = row_problem(name, column[position].as_py(), feature_type, shape)
                 problems[position] = f"{problems[position]}; {problem}" if position in problems else problem
     if not problems:
         return pa.RecordBatch.from_arrays(arrays, names)
@@ -93,31 +69,59 @@ def _checked_types(batch: pa.RecordBatch, features, path: str, first_row: int, b
     return _checked_types(batch.filter(pa.array(keep)), features, path, first_row, bad)
 
 
-def _fill(column: pa.Array, default, feature_type: str) -> pa.Array:
+def _unreadable_column(path: str, name: str, data_type: pa.DataType, feature_type: str, shape) -> str:
+    if is_list_type(data_type) and is_list_type(data_type.value_type):
+        return (
+            f"{path}: column {name!r} is {data_type}: lists of lists cannot be read; "
+            "featurebeam reads lists of float, int or string values"
+        )
+    if is_list_type(data_type) and shape == ():
+        return (
+            f"{path}: column {name!r} is {data_type}, a list per row, but is declared with one value per row; "
+            f"set `input.schema.{name}.shape` to varlen (or ragged, or [k])"
+        )
+    return (
+        f"{path}: column {name!r} is {data_type}, which cannot be read as {feature_type}; "
+        "featurebeam reads float, int and string columns (and lists of them)"
+    )
+
+
+def _fill(column: pa.Array, default, feature_type: str, shape) -> pa.Array:
     if feature_type == "string" and isinstance(default, str):
         default = default.encode()
-    return pc.fill_null(column, pa.scalar(default, types.feature_type(feature_type).arrow_type))
+    if shape == ():
+        return pc.fill_null(column, pa.scalar(default, types.feature_type(feature_type).arrow_type))
+    return pc.fill_null(column, pa.scalar([default] * int(np.prod(shape)), column.type))
 
 
 def conform(batch: pa.RecordBatch, features, path: str) -> tuple[pa.RecordBatch, dict[str, int]]:
     """Cast every feature's column and fill its nulls from its default.
 
-    ``features`` are ``(name, type, default)``. Returns the batch and, for
-    columns with nulls but no default, their null counts (the batch is then
-    unusable). A missing column is all nulls.
+    ``features`` are ``(name, type, default, shape)``. Returns the batch and,
+    for columns with nulls but no default, their null counts (the batch is then
+    unusable). A missing column is all nulls; for a list feature, every row empty.
     """
     arrays, unfilled = [], {}
     names = batch.schema.names
-    for name, feature_type, default in features:
-        if name in names:
-            column = _cast(batch.column(names.index(name)), feature_type, name, path)
-        else:
-            column = pa.nulls(batch.num_rows, types.feature_type(feature_type).arrow_type)
+    for name, feature_type, default, shape in features:
+        column = batch.column(names.index(name)) if name in names else pa.nulls(batch.num_rows)
+        if types.is_list(shape):  # nulls are empty rows
+            arrays.append(_cast(column, feature_type, shape, name, path))
+            continue
+        if shape != () and column.null_count:  # a [k] feature: fill (or report) null rows before the cast
+            list_type = pa.list_(types.feature_type(feature_type).arrow_type)
+            column = pa.nulls(len(column), list_type) if pa.types.is_null(column.type) else column.cast(list_type)
+            if default is None:
+                unfilled[name] = column.null_count
+                arrays.append(column)
+                continue
+            column = _fill(column, default, feature_type, shape)
+        column = _cast(column, feature_type, shape, name, path)
         if column.null_count:
             if default is None:
                 unfilled[name] = column.null_count
             else:
-                column = _fill(column, default, feature_type)
+                column = _fill(column, default, feature_type, shape)
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, [f[0] for f in features]), unfilled
 
@@ -209,7 +213,7 @@ class _ReadFile(beam.DoFn):
         errors_dir: str | None = None,
     ):
         self._format = input_format
-        self._features = [tuple(f) for f in features]
+        self._features = [(*f, ()) if len(f) == 3 else tuple(f) for f in features]  # (name, type, default, shape)
         self._batch_size = batch_size
         self._stage = stage
         self._primary = stage == "read"  # the read whose rows count as the job's input
@@ -224,9 +228,10 @@ class _ReadFile(beam.DoFn):
             count_file_read()
         names = [f[0] for f in self._features]
         column_types = {f[0]: f[1] for f in self._features}
+        shapes = {f[0]: f[3] for f in self._features}
         bad = BadRecords(self._skip)
         reader = READERS[self._format]
-        raw = reader.batches(path, names, column_types, self._batch_size, bad)
+        raw = reader.batches(path, names, column_types, self._batch_size, bad, shapes=shapes)
         floats = [i for i, feature in enumerate(self._features) if feature[1] == "float"]
         for batch in rebatch(_conformed(raw, self._features, path, bad, reader), self._batch_size):
             yield from self._rejected(bad)
@@ -235,7 +240,9 @@ class _ReadFile(beam.DoFn):
                 yield batch
                 continue
             for index in floats:
-                non_finite = batch.num_rows - np.count_nonzero(np.isfinite(batch.column(index).to_numpy()))
+                column = batch.column(index)
+                values = column.flatten() if is_list_type(column.type) else column
+                non_finite = len(values) - np.count_nonzero(np.isfinite(values.to_numpy()))
                 if non_finite:
                     count_non_finite(names[index], int(non_finite))
             yield batch
@@ -293,7 +300,7 @@ class ReadBatches(beam.PTransform):
             raise ValueError("on_bad_record='skip' needs a rejected_dir: bad records are never dropped silently")
         self._paths = list(paths)
         self._format = input_format
-        self._features = [(f.name, f.type, f.default) for f in schema.features]
+        self._features = [(f.name, f.type, f.default, f.shape) for f in schema.features]
         self._batch_size = batch_size
         self._stage = stage
         self._skip = on_bad_record == "skip"

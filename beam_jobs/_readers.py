@@ -65,7 +65,7 @@ class _ParquetReader:
     def columns_of(self, path: str) -> list[str]:
         return self.schema_of(path).names
 
-    def batches(self, path, columns, types, batch_size, bad):
+    def batches(self, path, columns, types, batch_size, bad, shapes=None):
         import pyarrow.parquet as pq
 
         try:
@@ -118,7 +118,7 @@ class _CsvReader:
     def columns_of(self, path: str) -> list[str]:
         return self.schema_of(path, skip=True).names
 
-    def batches(self, path, columns, types, batch_size, bad):
+    def batches(self, path, columns, types, batch_size, bad, shapes=None):
         if bad.skip:
             yield from _checked_csv(path, columns, types, bad)
             return
@@ -368,6 +368,19 @@ class _JsonlReader:
         except pa.ArrowInvalid:
             raise InputError(f"{path}: no line at its start is a JSON object whose columns can be read") from None
 
+    def _list_columns(self, path: str, columns, shapes) -> set[str]:
+        """The list features this file holds as JSON arrays (a list feature may also be a column of
+        single values, one per row)."""
+        wanted = [c for c in columns if shapes.get(c, ()) != ()]
+        if not wanted:
+            return set()
+        try:
+            schema = self.schema_of(path, skip=True)
+        except InputError:
+            return set(wanted)
+        arrays = {f.name for f in schema if pa.types.is_list(f.type) or pa.types.is_large_list(f.type)}
+        return {c for c in wanted if c in arrays or c not in schema.names}
+
     def columns_of(self, path: str) -> list[str]:
         names: dict[str, None] = {}
         for line in _text_lines(path):
@@ -379,12 +392,16 @@ class _JsonlReader:
                 names.update(dict.fromkeys(record))
         return list(names)
 
-    def batches(self, path, columns, types, batch_size, bad):
+    def batches(self, path, columns, types, batch_size, bad, shapes=None):
         import pyarrow.json as pjson
 
+        lists = self._list_columns(path, columns, shapes or {})
+        parse_types = {}
+        for c in columns:
+            value_type = feature_types.feature_type(types[c]).parsed_arrow_type
+            parse_types[c] = pa.list_(value_type) if c in lists else value_type
         options = pjson.ParseOptions(
-            explicit_schema=pa.schema([(c, feature_types.feature_type(types[c]).parsed_arrow_type) for c in columns]),
-            unexpected_field_behavior="ignore",
+            explicit_schema=pa.schema(list(parse_types.items())), unexpected_field_behavior="ignore"
         )
 
         def parse(data: bytes) -> pa.Table:
@@ -392,7 +409,7 @@ class _JsonlReader:
             return pjson.read_json(pa.BufferReader(data), read_options=read, parse_options=options)
 
         def explain(text: str, error: Exception) -> str:
-            return _json_line_problem(text, columns, types) or _arrow_reason(error)
+            return _json_line_problem(text, columns, types, lists) or _arrow_reason(error)
 
         first_row = 0
         for first_line, chunk in _line_chunks(path):
@@ -412,10 +429,13 @@ class _TFRecordReader:
     record of unknown size.
     """
 
-    def schema_of(self, path: str, skip: bool = False) -> dict[str, str]:
+    def schema_of(self, path: str, skip: bool = False) -> dict[str, tuple[str, object]]:
+        """``{feature: (type, shape)}`` from the first records; a feature with other than one value in
+        some record is ``varlen``."""
         from tensorflow.core.example import example_pb2
 
         found: dict[str, str] = {}
+        lists: set[str] = set()
         seen = 0
         # Bad records are left out here: the read reports the first one, or sets them aside.
         for _, batch in _tf_record_batches(path, 256, BadRecords(skip=True)):
@@ -428,10 +448,13 @@ class _TFRecordReader:
                     kind = feature.WhichOneof("kind")
                     if kind and name not in found:
                         found[name] = feature_types.of_example_list(kind).name
+                    if kind and len(getattr(feature, kind).value) != 1:
+                        lists.add(name)
                 seen += 1
             if seen >= _SCHEMA_SAMPLE_RECORDS:
                 break
-        return dict(sorted(found.items()))  # a tf.Example's features have no order
+        shape = lambda name: feature_types.VARLEN if name in lists else ()  # noqa: E731
+        return {name: (found[name], shape(name)) for name in sorted(found)}  # a tf.Example's features have no order
 
     def columns_of(self, path: str) -> list[str]:
         from tensorflow.core.example import example_pb2
@@ -445,21 +468,22 @@ class _TFRecordReader:
                     continue
         return sorted(names)
 
-    def batches(self, path, columns, types, batch_size, bad):
+    def batches(self, path, columns, types, batch_size, bad, shapes=None):
         import tensorflow as tf
 
         spec = {
             c: tf.io.RaggedFeature(tf.as_dtype(feature_types.feature_type(types[c]).dtype), row_splits_dtype=tf.int64)
             for c in columns
         }
+        shapes = shapes or {}
         first_row = 0
         for numbers, serialized in _tf_record_batches(path, batch_size, bad):
             parsed = _parse_examples(serialized, spec)
             lengths = None if parsed is None else _row_lengths(parsed, columns)
-            if lengths is None or any(_has_lists(lengths[c]) for c in columns):
+            if lengths is None or any(_unfit_counts(lengths[c], shapes.get(c, ())) for c in columns):
                 keep = []
                 for index, (number, record) in enumerate(zip(numbers, serialized, strict=True)):
-                    problem = _example_problem(bytes(record), columns, types)
+                    problem = _example_problem(bytes(record), columns, types, shapes)
                     if problem:
                         bad.reject(BadRecord(path, "record", int(number), problem, raw=bytes(record)))
                     else:
@@ -475,7 +499,7 @@ class _TFRecordReader:
                 lengths = _row_lengths(parsed, columns) if len(keep) else {}
             if not len(serialized):
                 continue
-            arrays = [_scalar_column(parsed[c], lengths[c]) for c in columns]
+            arrays = [_column(parsed[c], lengths[c], shapes.get(c, ())) for c in columns]
             batch = pa.RecordBatch.from_arrays(arrays, list(columns)) if columns else pa.record_batch({})
             yield first_row, batch
             first_row += len(serialized)
@@ -495,11 +519,15 @@ def _row_lengths(parsed, columns) -> dict[str, np.ndarray]:
     return {c: parsed[c].row_lengths().numpy() for c in columns}
 
 
-def _has_lists(lengths: np.ndarray) -> bool:
-    return bool(lengths.size) and int(lengths.max()) > 1
+def _unfit_counts(lengths: np.ndarray, shape) -> bool:
+    """Whether some record holds a number of values its column cannot take (0 is a missing value)."""
+    if feature_types.is_list(shape) or not lengths.size:
+        return False
+    size = int(np.prod(shape)) if shape else 1
+    return bool(np.any((lengths != 0) & (lengths != size)))
 
 
-def _example_problem(record: bytes, columns, types) -> str | None:
+def _example_problem(record: bytes, columns, types, shapes=None) -> str | None:
     """Why a serialized record cannot be one row of ``columns``; None if it can."""
     from tensorflow.core.example import example_pb2
 
@@ -518,13 +546,32 @@ def _example_problem(record: bytes, columns, types) -> str | None:
         if kind != expected:
             return f"feature {name!r} is {_article(kind)}, but column {name!r} is {types[name]} ({_article(expected)})"
         count = len(getattr(features[name], kind).value)
-        if count > 1:
-            return f"feature {name!r} has {count} values; featurebeam reads one value per feature"
+        shape = (shapes or {}).get(name, ())
+        if shape == () and count > 1:
+            return (
+                f"feature {name!r} has {count} values, but column {name!r} holds one value per row "
+                f"(set `input.schema.{name}.shape: varlen` to read lists)"
+            )
+        if shape != () and not feature_types.is_list(shape) and count not in (0, int(np.prod(shape))):
+            return f"feature {name!r} has {count} values where {feature_types.shape_text(shape)} are declared"
     return None
 
 
 def _article(noun: str) -> str:
     return f"{'an' if noun[0] in 'aeiou' else 'a'} {noun}"
+
+
+def _column(ragged, lengths: np.ndarray, shape) -> pa.Array:
+    """A parsed feature as one value per row (null where absent) or, for a list feature, one list per row."""
+    if shape == ():
+        return _scalar_column(ragged, lengths)
+    values = ragged.flat_values.numpy()
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    flat = pa.array(values, type=pa.binary() if values.dtype == object else None)
+    if feature_types.is_list(shape):
+        return pa.ListArray.from_arrays(pa.array(offsets), flat)
+    absent = pa.array(lengths == 0)  # a missing [k] row is null: filled from the default, or reported
+    return pa.ListArray.from_arrays(pa.array(offsets), flat, mask=absent)
 
 
 def _scalar_column(ragged, lengths: np.ndarray) -> pa.Array:
@@ -697,7 +744,7 @@ def _json_kind(value) -> str | None:
     return "string" if isinstance(value, str) else type(value).__name__
 
 
-def _json_line_problem(line: str, columns, learned: dict) -> str | None:
+def _json_line_problem(line: str, columns, learned: dict, lists=frozenset()) -> str | None:
     """Why a JSON line cannot be a row: not JSON, not an object, or a value of the wrong kind.
 
     ``learned`` maps columns to types; with ``columns=None`` every key of the
@@ -715,8 +762,27 @@ def _json_line_problem(line: str, columns, learned: dict) -> str | None:
             kind = _json_kind(value)
             learned[column] = "float" if kind == "int" else kind
         expected = learned.get(column)
+        if column in lists and value is not None:
+            problem = _json_list_problem(column, value, expected)
+            if problem:
+                return problem
+            continue
         if expected in feature_types.TYPE_NAMES and not feature_types.feature_type(expected).fits(value):
             return f"column {column!r}: value {value!r} is not {_a(expected)}"
+    return None
+
+
+def _json_list_problem(column: str, value, expected: str) -> str | None:
+    if not isinstance(value, list):
+        return f"column {column!r}: value {value!r} is not a list (the column holds lists)"
+    for position, item in enumerate(value, start=1):
+        if item is None:
+            return f"column {column!r}: the list {value!r} holds a null (item {position})"
+        if isinstance(item, (list, dict)):
+            held = _JSON_NAMES.get(type(item), "an object")
+            return f"column {column!r}: the list {value!r} holds {held}; featurebeam reads lists of values"
+        if not feature_types.feature_type(expected).fits(item):
+            return f"column {column!r}: value {item!r} (in the list) is not {_a(expected)}"
     return None
 
 

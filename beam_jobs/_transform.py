@@ -64,7 +64,7 @@ class _ApplyTransformFn(beam.DoFn):
         if batch.num_rows == 0:
             return
         outputs = self._transform_fn(batch)
-        yield pa.RecordBatch.from_arrays([engine.to_arrow(outputs[name]) for name in self._names], self._names)
+        yield pa.RecordBatch.from_arrays([outputs[name] for name in self._names], self._names)
 
 
 class ApplyTransformFn(beam.PTransform):

@@ -26,34 +26,43 @@ def to_table(batch: pa.RecordBatch, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def encode_examples(batch: pa.RecordBatch, lists: dict[str, str]) -> list[bytes]:
+def _rows(column: pa.Array) -> list[list]:
+    """One Python list of values per row: scalars, fixed-size lists and lists alike."""
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        offsets = column.offsets.to_numpy()
+        flat = column.flatten().to_pylist()
+        start = offsets[0]
+        return [flat[a - start : b - start] for a, b in zip(offsets[:-1], offsets[1:])]
+    from preprocessing.engine import from_arrow
+
+    return from_arrow(column).reshape(len(column), -1).tolist()
+
+
+def encode_examples(batch: pa.RecordBatch, lists: dict[str, str], keys: dict[str, str] | None = None) -> list[bytes]:
     """Serialized tf.Examples, one per row, with deterministic (sorted) feature order.
 
-    ``lists`` names each column's tf.Example list (``float_list``, ...).
+    ``lists`` names each column's tf.Example list (``float_list``, ...); ``keys``
+    its feature key when it is not the column's name. An empty row is a present
+    feature with an empty list, as TFX writes it.
     """
     from tensorflow.core.example import example_pb2
 
-    from preprocessing.engine import from_arrow
-
-    rows = batch.num_rows
-    columns = []
-    for name in batch.schema.names:
-        values = from_arrow(batch.column(name)).reshape(rows, -1)
-        columns.append((name, lists[name], values.tolist()))
+    keys = keys or {}
+    columns = [(keys.get(name, name), lists[name], _rows(batch.column(name))) for name in batch.schema.names]
     serialized = []
-    for row in range(rows):
+    for row in range(batch.num_rows):
         example = example_pb2.Example()
         features = example.features.feature
-        for name, list_field, values in columns:
-            getattr(features[name], list_field).value.extend(values[row])
+        for key, list_field, values in columns:
+            getattr(features[key], list_field).value.extend(values[row])
         serialized.append(example.SerializeToString(deterministic=True))
     return serialized
 
 
-def _to_examples(batch: pa.RecordBatch, schema: pa.Schema, lists: dict[str, str]) -> list[bytes]:
+def _to_examples(batch: pa.RecordBatch, schema: pa.Schema, lists: dict[str, str], keys: dict[str, str]) -> list[bytes]:
     if not batch.num_rows:
         return []
-    return encode_examples(to_table(batch, schema).combine_chunks().to_batches()[0], lists)
+    return encode_examples(to_table(batch, schema).combine_chunks().to_batches()[0], lists, keys)
 
 
 def _counted(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -108,9 +117,10 @@ class WriteBatches(beam.PTransform):
                 )
             )
         lists = {c.name: c.feature_type.example_list for c in self._columns}
+        keys = {c.name: c.physical_name for c in self._columns}
         return (
             counted
-            | "ToExamples" >> beam.FlatMap(_to_examples, schema, lists)
+            | "ToExamples" >> beam.FlatMap(_to_examples, schema, lists, keys)
             | "WriteTFRecord"
             >> beam.io.WriteToTFRecord(
                 prefix,

@@ -15,8 +15,6 @@ from preprocessing import _inputs
 from preprocessing._api import TensorType, api_function
 from preprocessing._tracing import apply_analyzer
 
-_FLOAT_OUTPUT = {tf.float16: tf.float16, tf.float32: tf.float32, tf.float64: tf.float64}
-
 
 def _reduced_input(x, reduce_instance_dims):
     """What a numeric analyzer reduces, and whether per column of a SparseTensor.
@@ -48,7 +46,7 @@ def _sparse_columns(x: tf.SparseTensor, statistic: str, output_dtype: str = "flo
 def _mean_and_var(x, reduce_instance_dims=True, output_dtype=None) -> tuple[tf.Tensor, tf.Tensor]:
     """Mean and (population) variance of ``x`` in one analyzer."""
     x, per_column = _reduced_input(x, reduce_instance_dims)
-    output_dtype = _inputs.output_dtype(output_dtype) or _FLOAT_OUTPUT.get(x.dtype, tf.float32)
+    output_dtype = _inputs.float_output_dtype(x, output_dtype)
     with tf.compat.v1.name_scope("mean_and_var"):
         if per_column:
             mean, var = _sparse_columns(x, "mean_and_var", output_dtype.name)
@@ -188,7 +186,7 @@ def size(x: TensorType, reduce_instance_dims: bool = True, name: str | None = No
         return apply_analyzer(SizeSpec(shape, reduce), [x])[0]
 
 
-@api_function(unsupported={"weights": "weighted quantiles are not implemented"})
+@api_function()
 def quantiles(
     x: tf.Tensor,
     num_buckets: int,
@@ -209,7 +207,10 @@ def quantiles(
         Rank error tolerance in (0, 1): every boundary's rank is within
         ``epsilon * N`` of its target rank ``i * N / num_buckets``.
     weights
-        One weight per row: each value counts that many times.
+        Each value counts this many times; values with a NaN, zero or negative
+        weight are ignored. With ``reduce_instance_dims``, one weight per value
+        of ``x`` (``x``'s shape); otherwise one per row (shape ``[batch]``), as
+        tf.Transform takes them.
     reduce_instance_dims
         One set of boundaries (shape ``[1, num_buckets - 1]``), or one per
         instance element (shape ``[*instance_shape, num_buckets - 1]``).
@@ -217,24 +218,59 @@ def quantiles(
     Returns
     -------
     tf.Tensor
-        float32 boundaries.
+        float32 boundaries. Each is a value of the data: the smallest whose
+        cumulative weight exceeds ``i / num_buckets`` of the total (on data
+        small enough for the sketch to be exact). Zeros for an empty dataset.
 
     Examples
     --------
     >>> fn = lambda inputs: {"bucket": pp.apply_buckets(inputs["x"], pp.quantiles(inputs["x"], 2, 0.01))}
     >>> run_in_memory(fn, {"x": np.array([1.0, 2.0, 3.0, 4.0], np.float32)})["bucket"]
     array([0, 0, 1, 1])
+
+    Weighted: the last value weighs as much as the other three together.
+
+    >>> def fn(inputs):
+    ...     boundaries = pp.quantiles(inputs["x"], 2, 0.01, weights=inputs["w"])
+    ...     return {"b": tf.zeros_like(inputs["x"]) + boundaries[0, 0]}
+    >>> run_in_memory(fn, {"x": np.array([1.0, 2.0, 3.0, 4.0], np.float32),
+    ...                    "w": np.array([1.0, 1.0, 1.0, 3.0], np.float32)})["b"]
+    array([4., 4., 4., 4.], dtype=float32)
     """
     x, _ = _reduced_input(x, True) if _inputs.is_composite(x) else (_inputs.numeric(x), False)
-    checks.boolean(reduce_instance_dims, "reduce_instance_dims")
+    reduce_instance_dims = checks.boolean(reduce_instance_dims, "reduce_instance_dims")
     inputs = [x]
     if weights is not None:
         weights = _inputs.numeric(weights, "weights")
+        _check_weights_shape(x, weights, reduce_instance_dims)
         inputs.append(weights)
     with tf.compat.v1.name_scope(name, "quantiles"):
         shape = _inputs.instance_shape(x, reduce_instance_dims)
         spec = QuantilesSpec(num_buckets, epsilon, shape, reduce_instance_dims, weighted=weights is not None)
         return apply_analyzer(spec, inputs)[0]
+
+
+def _check_weights_shape(x: tf.Tensor, weights: tf.Tensor, reduce_instance_dims: bool) -> None:
+    """tf.Transform's rule: one weight per value when reducing instance dims, else one per row."""
+    if reduce_instance_dims:
+        if (
+            x.shape.rank is not None
+            and weights.shape.rank is not None
+            and not x.shape.is_compatible_with(weights.shape)
+        ):
+            raise ArgumentError(
+                "weights",
+                f"must have the shape of `x` ({x.shape.as_list()}), one weight per value; "
+                f"got shape {weights.shape.as_list()}",
+            )
+        return
+    per_row = weights.shape.rank is None or weights.shape.rank == 1 or weights.shape[1:].num_elements() == 1
+    if not per_row:
+        raise ArgumentError(
+            "weights",
+            "must have shape [batch] (one weight per row) when instance dims are kept; "
+            f"got shape {weights.shape.as_list()}",
+        )
 
 
 @api_function()
@@ -254,7 +290,7 @@ def histogram(
         below the first bucket count in it; values above the last, in the last.
     categorical
         Count each distinct value instead; returns ``(counts, values)``, the
-        values in ascending order of their string form.
+        values in ascending order of their string form (int64 for integer ``x``).
 
     Returns
     -------
@@ -276,18 +312,22 @@ def histogram(
             x = _inputs.tokens(x)
             elements = x if x.dtype == tf.string else tf.strings.as_string(x)
             counts, elements = apply_analyzer(HistogramSpec(None, categorical=True), [elements])
-            if x.dtype != tf.string:
-                elements = tf.strings.to_number(elements, x.dtype)
+            if x.dtype != tf.string:  # int64, whatever the integer dtype, as tf.Transform's
+                elements = tf.strings.to_number(elements, tf.int64)
             return counts, elements
         x = _inputs.numeric(x)
         boundaries = _histogram_boundaries(x, boundaries)
         num_buckets = boundaries.shape[1] - 1 if boundaries.shape[1] is not None else None
         if num_buckets is None:
             raise ArgumentError("boundaries", "must have a size known when the preprocessing_fn is traced")
-        inner = boundaries[0, 1:-1]  # the first and last buckets also hold what lies beyond them
-        bucket_ids = tf.searchsorted(inner, tf.cast(x, tf.float32), side="left", out_type=tf.int64)
-        counts = apply_analyzer(HistogramSpec(num_buckets), [bucket_ids])[0]
+        counts = apply_analyzer(HistogramSpec(num_buckets), [bucket_ids(x, boundaries)])[0]
         return counts, boundaries
+
+
+def bucket_ids(x: tf.Tensor, boundaries: tf.Tensor) -> tf.Tensor:
+    """The histogram bin of each value of a flat ``x`` (NaN in bin 0, as tf.Transform's)."""
+    inner = boundaries[0, 1:-1]  # the first and last bins also hold what lies beyond them
+    return tf.searchsorted(inner, tf.cast(x, tf.float32), side="left", out_type=tf.int64)
 
 
 def _histogram_boundaries(x: tf.Tensor, boundaries) -> tf.Tensor:

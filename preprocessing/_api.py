@@ -31,8 +31,7 @@ T = TypeVar("T", bound=Callable)
 _CALLS = threading.local()
 
 
-def _bound(function: Callable, signature: inspect.Signature, args, kwargs) -> inspect.BoundArguments:
-    name = function.__name__
+def _bound(function: Callable, name: str, signature: inspect.Signature, args, kwargs) -> inspect.BoundArguments:
     try:
         return signature.bind(*args, **kwargs)
     except TypeError as error:
@@ -47,21 +46,22 @@ def _bound(function: Callable, signature: inspect.Signature, args, kwargs) -> in
         raise PreprocessingError(f"pp.{name}: {text}") from None
 
 
-def api_function(unsupported: Mapping[str, str] | None = None) -> Callable[[T], T]:
+def api_function(unsupported: Mapping[str, str] | None = None, namespace: str = "") -> Callable[[T], T]:
     """Decorate a public ``pp`` function.
 
     ``unsupported`` maps the arguments featurebeam does not support yet to why
     (a short clause); passing any of them a non-default value is an error.
+    ``namespace`` is the submodule a function lives in (``"experimental"``), for messages.
     """
     unsupported = dict(unsupported or {})
 
     def decorate(function: T) -> T:
         signature = inspect.signature(function)
-        name = function.__name__
+        name = f"{namespace}.{function.__name__}" if namespace else function.__name__
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
-            bound = _bound(function, signature, args, kwargs)
+            bound = _bound(function, name, signature, args, kwargs)
             for argument, reason in unsupported.items():
                 if (
                     argument in bound.arguments

@@ -69,9 +69,9 @@ def to_arrow(values) -> pa.Array:
     """One output column: ``[batch]`` to a flat array, ``[batch, k...]`` to fixed-size lists, and a
     SparseTensor's or RaggedTensor's value to a list array (one list per row, ``[]`` for an empty row)."""
     if isinstance(values, tf.compat.v1.SparseTensorValue):
-        return _list_array(_sparse_row_splits(values), np.asarray(values.values))
+        return list_array(_sparse_row_splits(values), np.asarray(values.values))
     if isinstance(values, tf.compat.v1.ragged.RaggedTensorValue):
-        return _list_array(np.asarray(values.row_splits), np.asarray(values.flat_values))
+        return list_array(np.asarray(values.row_splits), np.asarray(values.flat_values))
     values = np.asarray(values)
     flat = pa.array(values.reshape(-1), type=pa.binary() if values.dtype == object else None)
     for size in reversed(values.shape[1:]):
@@ -86,7 +86,8 @@ def _sparse_row_splits(value: tf.compat.v1.SparseTensorValue) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
-def _list_array(splits: np.ndarray, flat: np.ndarray) -> pa.Array:
+def list_array(splits: np.ndarray, flat: np.ndarray) -> pa.Array:
+    """A large_list array from row splits and flat values."""
     values = pa.array(flat, type=pa.binary() if flat.dtype == object else None)
     return pa.LargeListArray.from_arrays(pa.array(splits, pa.int64()), values)
 

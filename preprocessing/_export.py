@@ -2,14 +2,12 @@
 
 The graph is built in TF1 graph mode (placeholders, constants, vocabulary
 tables over asset files), saved once as a TF1 SavedModel, then loaded into TF2
-and saved again as a TF2 SavedModel (tag ``serve``) with two signatures over
-the same constants and vocabulary assets:
-
-- ``serving_default``: one input per raw feature the fn reads, ``[None]``;
-- ``transform_examples``: ``examples``, serialized tf.Example protos, ``[None]``;
-
-and a ``transform_fn`` function taking a dict of raw features, which is what
-tf.Transform's ``TFTransformOutput`` loads. Loading it needs TensorFlow only.
+and saved again as a TF2 SavedModel (tag ``serve``) whose interface
+(``_signatures``) is a ``transform_fn`` function taking a dict of raw features
+(what tf.Transform's ``TFTransformOutput`` loads) and the ``serving_default``
+and ``transform_examples`` signatures. Loading it needs TensorFlow only.
+``assets.extra/interface.json`` records the raw features it reads and the
+outputs it makes, for featurebeam's own use.
 """
 
 from __future__ import annotations
@@ -20,65 +18,75 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import tensorflow as tf
 
 from analyzers import RECORDS_FILE
+from featurebeam_base import types
 from featurebeam_base.columns import OutputColumn
-from preprocessing._schema import Schema
-from preprocessing._tracing import call_preprocessing_fn, raw_placeholders
+from preprocessing._schema import Feature, Schema
+from preprocessing._signatures import (
+    EXAMPLES_INPUT,
+    EXAMPLES_SIGNATURE,
+    SERVING_SIGNATURE,
+    TFT_SIGNATURE,
+    TransformModule,
+)
+from preprocessing._tracing import call_preprocessing_fn, raw_placeholders, resolve_int_domains
 
-SERVING_SIGNATURE = "serving_default"
-EXAMPLES_SIGNATURE = "transform_examples"
-TFT_SIGNATURE = "transform_signature"
-EXAMPLES_INPUT = "examples"
+INTERFACE_FILE = "assets.extra/interface.json"
 
 
-def _feature_spec(schema: Schema) -> dict:
-    spec = {}
-    for feature in schema.features:
-        default = feature.default
-        if default is not None and feature.type == "string" and isinstance(default, str):
-            default = default.encode()
-        spec[feature.name] = tf.io.FixedLenFeature([], feature.tf_dtype, default_value=default)
-    return spec
+def parsing_spec(feature: Feature):
+    """How ``transform_examples`` parses a raw feature from tf.Examples (tf.Transform's feature specs)."""
+    if feature.shape == types.VARLEN:
+        return tf.io.VarLenFeature(feature.tf_dtype)
+    if feature.shape == types.RAGGED:
+        return tf.io.RaggedFeature(feature.tf_dtype, row_splits_dtype=tf.int64)
+    default = feature.default
+    if default is not None and feature.type == "string" and isinstance(default, str):
+        default = default.encode()
+    if default is not None and feature.shape:
+        default = [default] * int(np.prod(feature.shape))
+    return tf.io.FixedLenFeature(list(feature.shape), feature.tf_dtype, default_value=default)
 
 
 def _signature(inputs: Mapping[str, tf.Tensor], outputs: Mapping[str, tf.Tensor]):
     return tf.compat.v1.saved_model.signature_def_utils.predict_signature_def(dict(inputs), dict(outputs))
 
 
-def output_column(name: str, tensor: tf.Tensor, int_domain=None) -> OutputColumn:
-    """What the transformed data holds for one output tensor of the preprocessing_fn."""
+def output_column(name: str, tensor, int_domain=None) -> OutputColumn:
+    """What the transformed data holds for one output of the preprocessing_fn."""
+    if isinstance(tensor, tf.SparseTensor):
+        return OutputColumn(name, tensor.dtype.name, types.VARLEN, int_domain)
+    if isinstance(tensor, tf.RaggedTensor):
+        return OutputColumn(name, tensor.dtype.name, types.RAGGED, int_domain)
     instance = tensor.shape[1:]
     if not instance.is_fully_defined():
         raise ValueError(f"output {name!r} must have a fixed instance shape; got {tensor.shape}")
     return OutputColumn(name, tensor.dtype.name, tuple(instance.as_list()), int_domain)
 
 
-class _TransformModule(tf.Module):
-    """What the TF2 SavedModel tracks: the loaded TF1 graph (its tables and assets)."""
-
-    def __init__(self, graph_model, input_specs: dict[str, tf.TensorSpec]):
-        super().__init__()
-        self.graph_model = graph_model
-        transform = graph_model.signatures[TFT_SIGNATURE]
-
-        @tf.function(input_signature=[input_specs])
-        def transform_fn(inputs):
-            return transform(**inputs)
-
-        self.transform_fn = transform_fn
-
-
-def _resave_as_tf2(v1_dir: str, export_dir: str, inputs: Mapping[str, tf.Tensor]) -> None:
-    graph_model = tf.saved_model.load(v1_dir)
-    specs = {name: tf.TensorSpec([None], tensor.dtype, name=name) for name, tensor in inputs.items()}
-    module = _TransformModule(graph_model, specs)
-    signatures = {
-        SERVING_SIGNATURE: graph_model.signatures[SERVING_SIGNATURE],
-        EXAMPLES_SIGNATURE: graph_model.signatures[EXAMPLES_SIGNATURE],
-    }
+def _resave_as_tf2(v1_dir: str, export_dir: str, features: list[Feature]) -> None:
+    module = TransformModule(tf.saved_model.load(v1_dir), features)
+    signatures = {SERVING_SIGNATURE: module.serving, EXAMPLES_SIGNATURE: module.examples}
     tf.saved_model.save(module, export_dir, signatures=signatures)
+
+
+def _write_interface(export_dir: str, features: list[Feature], columns: list[OutputColumn]) -> None:
+    path = os.path.join(export_dir, *INTERFACE_FILE.split("/"))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    raw = [{"name": f.name, "type": f.type, "shape": f.shape if f.is_list else list(f.shape)} for f in features]
+    with open(path, "w") as handle:
+        json.dump({"raw_features": raw, "outputs": [c.to_dict() for c in columns]}, handle, indent=1)
+
+
+def read_interface(export_dir: str) -> tuple[list[Feature], list[OutputColumn]]:
+    """The raw features a transform_fn reads and the outputs it makes."""
+    with open(os.path.join(export_dir, *INTERFACE_FILE.split("/"))) as handle:
+        interface = json.load(handle)
+    features = [Feature(f["name"], f["type"], shape=f["shape"]) for f in interface["raw_features"]]
+    return features, [OutputColumn.from_dict(c) for c in interface["outputs"]]
 
 
 def export_transform_fn(
@@ -99,10 +107,9 @@ def export_transform_fn(
             read = schema.select(served.features_read)
             examples = tf.compat.v1.placeholder(tf.string, [None], name=EXAMPLES_INPUT)
             with tf.compat.v1.name_scope("parse_examples/"):
-                parsed = tf.io.parse_example(examples, _feature_spec(read))
+                parsed = tf.io.parse_example(examples, {f.name: parsing_spec(f) for f in read.features})
             from_examples = call_preprocessing_fn(preprocessing_fn, parsed, values, asset_dir, scope=EXAMPLES_SIGNATURE)
             signatures = {
-                SERVING_SIGNATURE: _signature(served.inputs, served.outputs),
                 TFT_SIGNATURE: _signature(served.inputs, served.outputs),
                 EXAMPLES_SIGNATURE: _signature({EXAMPLES_INPUT: examples}, from_examples.outputs),
             }
@@ -110,6 +117,7 @@ def export_transform_fn(
             builder = tf.compat.v1.saved_model.Builder(v1_dir)
             with tf.compat.v1.Session(graph=graph) as session:
                 session.run(init_op)
+                int_domains = resolve_int_domains(session, served.int_domains)
                 builder.add_meta_graph_and_variables(
                     session,
                     [tf.compat.v1.saved_model.tag_constants.SERVING],
@@ -119,8 +127,11 @@ def export_transform_fn(
                     strip_default_attrs=True,
                 )
             builder.save()
-        _resave_as_tf2(v1_dir, export_dir, served.inputs)
-        return [output_column(name, t, served.int_domains.get(name)) for name, t in served.outputs.items()]
+        features = [read[name] for name in served.inputs]
+        _resave_as_tf2(v1_dir, export_dir, features)
+        columns = [output_column(name, t, int_domains.get(name)) for name, t in served.outputs.items()]
+        _write_interface(export_dir, features, columns)
+        return columns
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
 

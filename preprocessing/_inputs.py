@@ -97,3 +97,16 @@ def output_dtype(dtype, argument: str = "output_dtype") -> tf.DType | None:
     except TypeError:
         raise ArgumentError(argument, f"must be a tf.DType; got {dtype!r}") from None
     return dtype
+
+
+_FLOAT_OUTPUT = {tf.float16: tf.float16, tf.float32: tf.float32, tf.float64: tf.float64}
+
+
+def float_output_dtype(x, dtype, argument: str = "output_dtype") -> tf.DType:
+    """``dtype``, or tf.Transform's default for statistics of ``x``: its own float dtype, float32 for integers."""
+    dtype = output_dtype(dtype, argument) or _FLOAT_OUTPUT.get(x.dtype, tf.float32)
+    if not dtype.is_floating:
+        raise ArgumentError(
+            argument, f"must be a floating dtype (tf.float16, tf.float32, tf.float64); got tf.{dtype.name}"
+        )
+    return dtype

@@ -25,7 +25,7 @@ from preprocessing._tracing import trace
 
 def _feature_of(name: str, values: np.ndarray) -> Feature:
     """The raw feature a column of values stands for; a column of lists is ``varlen``."""
-    lists = [v for v in values if isinstance(v, (list, tuple, np.ndarray))]
+    lists = [v for v in values if isinstance(v, (list, tuple, np.ndarray))] if values.dtype == object else []
     if lists:
         flat = np.asarray([item for row in lists for item in row])
         kind = "string" if flat.dtype.kind in "OSU" or not flat.size else types.of_dtype(flat.dtype.name).name
@@ -70,7 +70,7 @@ def run_in_memory(
 
     ``columns`` maps each raw feature to its values, one element per row:
     numbers or bytes/str (a list per row makes a ``varlen`` feature, a
-    SparseTensor in the fn). ``schema`` says otherwise (``ragged``, ``[k]``).
+    SparseTensor in the fn; a 2-D array a ``[k]`` feature). ``schema`` says otherwise (``ragged``, ``[k]``).
     A list output comes back as one numpy array per row.
 
     Examples

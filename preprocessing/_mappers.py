@@ -104,7 +104,7 @@ def _scale_by_min_max(x, output_min, output_max, elementwise):
     return _inputs.with_values(x, scaled * (output_max - output_min) + output_min)
 
 
-@api_function(unsupported={"weights": "weighted quantiles are not implemented"})
+@api_function()
 def bucketize(
     x: TensorType,
     num_buckets: int,
@@ -115,13 +115,36 @@ def bucketize(
 ) -> TensorType:
     """Bucket ids (int64) of ``x`` by approximate quantiles of the whole dataset.
 
-    ``epsilon`` defaults to ``min(1 / num_buckets, 0.01)`` as in tf.Transform.
+    Parameters
+    ----------
+    x
+        Numeric tensor, SparseTensor or RaggedTensor (its values are bucketized,
+        its structure kept).
+    num_buckets
+        Number of buckets; ids are ``0 .. num_buckets - 1`` (fewer when the data
+        has fewer distinct values). NaN goes to the last bucket.
+    epsilon
+        Rank error of the quantiles; default ``min(1 / num_buckets, 0.01)`` as in tf.Transform.
+    weights
+        As for :func:`quantiles`: one weight per value of ``x``, or per row with ``elementwise``.
+    elementwise
+        Bucketize each instance element (column of a ``[batch, k]`` tensor) by
+        its own quantiles. Not for a SparseTensor or RaggedTensor ``x``.
 
     Examples
     --------
     >>> fn = lambda inputs: {"bucket": pp.bucketize(inputs["miles"], num_buckets=2)}
     >>> run_in_memory(fn, {"miles": np.array([1.0, 9.0, 2.0, 8.0], np.float32)})["bucket"]
     array([0, 1, 0, 1])
+
+    Each column by its own boundaries:
+
+    >>> fn = lambda inputs: {"bucket": pp.bucketize(inputs["v"], num_buckets=2, elementwise=True)}
+    >>> run_in_memory(fn, {"v": np.array([[1.0, 40.0], [2.0, 10.0], [3.0, 30.0], [4.0, 20.0]], np.float32)})["bucket"]
+    array([[0, 1],
+           [0, 0],
+           [1, 1],
+           [1, 0]])
     """
     with tf.compat.v1.name_scope(name, "bucketize"):
         num_buckets = checks.integer(num_buckets, "num_buckets", minimum=1)

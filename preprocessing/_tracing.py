@@ -13,8 +13,12 @@ gives every analyzer the same key.
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -52,9 +56,12 @@ class _TraceContext:
     calls: list[AnalyzerCall] = field(default_factory=list)
     # vocabulary filename tensor -> tokens (known), None (unknown) or asset path tensor (export)
     vocabularies: dict = field(default_factory=dict)
-    vocabulary_sizes: dict = field(default_factory=dict)  # filename tensor ref -> number of lines
+    vocabulary_sizes: dict = field(default_factory=dict)  # filename tensor ref -> number of entries
+    vocabulary_formats: dict = field(default_factory=dict)  # filename tensor ref -> 'text' or 'tfrecord_gzip'
+    sizes_by_name: dict = field(default_factory=dict)  # vocabulary name -> its annotated size tensor
     asset_paths: dict[str, str] = field(default_factory=dict)  # vocabulary file name -> path written
-    # output tensor ref -> (min, max) of a categorical int result, for the output schema
+    # output tensor ref -> (min, max) of a categorical int result, for the output schema: Python ints,
+    # or int64 tensors (known once the vocabulary is), or None (its analyzer has not run yet)
     int_domains: dict = field(default_factory=dict)
 
     def key_here(self) -> str:
@@ -100,21 +107,33 @@ def _vocabulary_file(context: _TraceContext, output: Output, tokens) -> tf.Tenso
     if tokens is None:
         filename = tf.compat.v1.placeholder(tf.string, [], name="vocabulary_file")
         context.vocabularies[filename.ref()] = None
-        return filename
-    if context.asset_dir is not None:
-        filename = _vocabulary_asset(context, output.vocabulary_file, tokens)
+    elif context.asset_dir is not None:
+        filename = _vocabulary_asset(context, output, tokens)
         context.vocabularies[filename.ref()] = filename
     else:
         filename = tf.constant(output.vocabulary_file, tf.string, name="vocabulary_file")
         context.vocabularies[filename.ref()] = np.asarray(tokens, dtype=object)
-    context.vocabulary_sizes[filename.ref()] = len(tokens)
+    if tokens is not None:
+        context.vocabulary_sizes[filename.ref()] = len(tokens)
+    context.vocabulary_formats[filename.ref()] = output.vocabulary_format
     return filename
 
 
-def _vocabulary_asset(context: _TraceContext, vocab_filename: str, tokens) -> tf.Tensor:
+def write_vocabulary(path: str, entries, file_format: str) -> None:
+    """A vocabulary file as tf.Transform writes it: text lines, or GZIP TFRecords of the same bytes."""
+    if file_format == "text":
+        write_vocabulary_file(path, entries)
+        return
+    with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type="GZIP")) as writer:
+        for entry in entries:
+            writer.write(entry if isinstance(entry, bytes) else str(entry).encode())
+
+
+def _vocabulary_asset(context: _TraceContext, output: Output, tokens) -> tf.Tensor:
+    vocab_filename = output.vocabulary_file
     if vocab_filename not in context.asset_paths:
         path = os.path.join(context.asset_dir, vocab_filename)
-        write_vocabulary_file(path, tokens)
+        write_vocabulary(path, tokens, output.vocabulary_format)
         context.asset_paths[vocab_filename] = path
     path_tensor = tf.constant(context.asset_paths[vocab_filename], tf.string, name="vocabulary_file")
     tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.ASSET_FILEPATHS, path_tensor)
@@ -146,9 +165,86 @@ def vocabulary_size(filename) -> int | None:
     return current_context().vocabulary_sizes.get(filename.ref())
 
 
-def annotate_int_domain(tensor: tf.Tensor, minimum: int, maximum: int) -> None:
-    """Record that ``tensor`` is categorical in ``[minimum, maximum]`` (tf.Transform's int_domain)."""
-    current_context().int_domains[tensor.ref()] = (int(minimum), int(maximum))
+def vocabulary_format(filename) -> str | None:
+    """``text`` or ``tfrecord_gzip`` for a vocabulary the preprocessing_fn computed, else None."""
+    if not isinstance(filename, tf.Tensor):
+        return None
+    return current_context().vocabulary_formats.get(filename.ref())
+
+
+_IN_MEMORY_FILES: dict[str, str] = {}
+
+
+def _in_memory_directory() -> str:
+    if "" not in _IN_MEMORY_FILES:
+        directory = tempfile.mkdtemp(prefix="featurebeam_vocabularies_")
+        atexit.register(shutil.rmtree, directory, True)
+        _IN_MEMORY_FILES[""] = directory
+    return _IN_MEMORY_FILES[""]
+
+
+def vocabulary_path(filename: tf.Tensor, entries, file_format: str) -> tf.Tensor:
+    """A path holding a vocabulary known in memory, for code that reads files (a user's ``lookup_fn``).
+
+    Written once per process and content into a temporary folder removed at exit.
+    """
+    digest = hashlib.sha1(file_format.encode() + b"\0" + b"\n".join(entries)).hexdigest()
+    if digest not in _IN_MEMORY_FILES:
+        path = os.path.join(_in_memory_directory(), digest)
+        write_vocabulary(path + ".tmp", entries, file_format)
+        os.replace(path + ".tmp", path)
+        _IN_MEMORY_FILES[digest] = path
+    return tf.constant(_IN_MEMORY_FILES[digest], tf.string, name="vocabulary_path")
+
+
+def register_vocabulary_size(name: str, size: tf.Tensor) -> None:
+    """Record a vocabulary's annotated size under the name ``get_vocabulary_size_by_name`` takes."""
+    current_context().sizes_by_name[name] = size
+
+
+def vocabulary_size_by_name(name: str) -> tf.Tensor | None:
+    return current_context().sizes_by_name.get(name)
+
+
+def last_spec() -> AnalyzerSpec:
+    """The (keyed) spec of the analyzer applied last in this trace."""
+    return current_context().calls[-1].spec
+
+
+def annotate_int_domain(tensor: tf.Tensor, minimum, maximum) -> None:
+    """Record that ``tensor`` is categorical in ``[minimum, maximum]`` (tf.Transform's int_domain).
+
+    The bounds are ints, int64 tensors known once the analyzers they depend on
+    have run, or None while they have not (the tensor's domain exists but is
+    not known yet).
+    """
+    if isinstance(minimum, tf.Tensor) or isinstance(maximum, tf.Tensor):
+        bounds = (tf.cast(minimum, tf.int64), tf.cast(maximum, tf.int64))
+    elif minimum is None or maximum is None:
+        bounds = None
+    else:
+        bounds = (int(minimum), int(maximum))
+    current_context().int_domains[tensor.ref()] = bounds
+
+
+def int_domain_of(tensor) -> tuple | None:
+    """``(min, max)`` recorded for ``tensor`` (a list tensor's values), or raise if none was."""
+    values = tensor.values if isinstance(tensor, tf.SparseTensor) else tensor
+    values = values.flat_values if isinstance(values, tf.RaggedTensor) else values
+    domains = current_context().int_domains
+    if not isinstance(values, tf.Tensor) or values.ref() not in domains:
+        raise KeyError(tensor)
+    return domains[values.ref()]
+
+
+def resolve_int_domains(session, domains: dict) -> dict:
+    """Int domains with their tensor bounds evaluated (in a session whose tables are initialized)."""
+    resolved = {}
+    for name, bounds in domains.items():
+        if bounds is not None and isinstance(bounds[0], tf.Tensor):
+            bounds = tuple(int(v) for v in session.run(list(bounds)))
+        resolved[name] = bounds
+    return resolved
 
 
 class _FeatureReader(Mapping):
@@ -192,7 +288,8 @@ class Trace:
     outputs: dict[str, tf.Tensor]
     calls: list[AnalyzerCall]
     features_read: list[str]
-    int_domains: dict[str, tuple[int, int]] = field(default_factory=dict)  # output name -> (min, max)
+    # output name -> (min, max): ints, or int64 tensors to evaluate once tables are initialized
+    int_domains: dict[str, tuple] = field(default_factory=dict)
 
 
 def call_preprocessing_fn(
@@ -221,7 +318,9 @@ def call_preprocessing_fn(
     outputs = _check_outputs(outputs)
     inputs = {name: features[name] for name in reader.read}
     domains = {
-        name: context.int_domains[ref] for name, ref in _value_refs(outputs).items() if ref in context.int_domains
+        name: context.int_domains[ref]
+        for name, ref in _value_refs(outputs).items()
+        if context.int_domains.get(ref) is not None
     }
     return Trace(graph, inputs, outputs, context.calls, list(reader.read), domains)
 

@@ -14,6 +14,8 @@ from preprocessing._export import (
     export_to,
     export_transform_fn,
     output_column,
+    parsing_spec,
+    read_interface,
 )
 from preprocessing._local import run_in_memory
 from preprocessing._metadata import schema_pbtxt, write_transformed_metadata
@@ -37,6 +39,8 @@ __all__ = [
     "export_transform_fn",
     "from_arrow",
     "output_column",
+    "parsing_spec",
+    "read_interface",
     "plan",
     "plan_of",
     "run_in_memory",

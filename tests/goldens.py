@@ -10,7 +10,9 @@ returns ``(make_fn, feature_spec, columns)``: ``make_fn(module)`` builds the
 preprocessing_fn against ``tensorflow_transform`` or ``preprocessing``,
 ``feature_spec`` is tf.Transform's raw feature spec and ``columns`` the raw
 data (one numpy array per feature, one row per element; lists for varlen
-features). Cases live in the test modules named in ``MODULES``.
+features). A fourth element, a dict, passes options to ``run_tft_with_spec``
+(``desired_batch_size``, ``transform_columns``). Cases live in the test
+modules named in ``MODULES``.
 
     python -m tests.goldens            # regenerate every golden
     python -m tests.goldens NAME ...   # only these
@@ -28,7 +30,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "goldens")
-MODULES: list[str] = []  # test modules holding @golden_case functions, e.g. "tests.test_parity_text"
+MODULES: list[str] = [  # test modules holding @golden_case functions
+    "tests.test_parity_lists",
+    "tests.test_vocabulary_parity",
+    "tests.test_parity_numeric",
+]
 CASES: dict[str, Callable] = {}
 
 
@@ -63,7 +69,7 @@ def _from_arrow(column: pa.ChunkedArray) -> np.ndarray:
         from tests.harness import list_rows
 
         return list_rows(column)
-    if pa.types.is_binary(column.type) or pa.types.is_string(column.type):
+    if pa.types.is_binary(column.type) or pa.types.is_string(column.type) or pa.types.is_large_binary(column.type):
         return np.array(column.to_pylist(), dtype=object)
     return column.to_numpy(zero_copy_only=False)
 
@@ -87,13 +93,18 @@ def generate(names: list[str] | None = None) -> None:
 
     for module in MODULES:
         importlib.import_module(module)
-    for name in names or sorted(CASES):
-        make_fn, feature_spec, columns = CASES[name]()
+    # Run as ``python -m tests.goldens`` this module is ``__main__``: the cases registered themselves
+    # in ``tests.goldens``.
+    cases = importlib.import_module("tests.goldens").CASES
+    for name in names or sorted(cases):
+        make_fn, feature_spec, columns, *options = cases[name]()
         import tensorflow_transform as tft
 
-        outputs = run_tft_with_spec(make_fn(tft), feature_spec, columns)
+        outputs = run_tft_with_spec(make_fn(tft), feature_spec, columns, **(options[0] if options else {}))
         print(f"{name}: {len(outputs)} outputs -> {write_golden(name, outputs)}")
 
 
 if __name__ == "__main__":
-    generate(sys.argv[1:] or None)
+    # Run as ``python -m tests.goldens`` this file is ``__main__``; the test modules register their
+    # cases with ``tests.goldens``, so generate from that module.
+    importlib.import_module("tests.goldens").generate(sys.argv[1:] or None)

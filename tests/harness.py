@@ -41,16 +41,20 @@ def collected(directory):
     return elements
 
 
+def _arrow_column(values, feature: pp.Feature) -> pa.Array:
+    value_type = engine.arrow_type(feature.type) if feature.type != "string" else pa.string()
+    if feature.is_list:  # one sequence per row
+        return pa.array([list(np.asarray(row).tolist()) for row in values], type=pa.list_(value_type))
+    return pa.array(values, type=value_type)
+
+
 def columns_to_batches(columns: dict[str, np.ndarray], schema: pp.Schema, batch_size: int) -> list[pa.RecordBatch]:
     n = len(next(iter(columns.values())))
     batches = []
     for start in range(0, n, batch_size):
         arrays = {}
         for feature in schema.features:
-            values = columns[feature.name][start : start + batch_size]
-            arrays[feature.name] = pa.array(
-                values, type=engine.arrow_type(feature.type) if feature.type != "string" else pa.string()
-            )
+            arrays[feature.name] = _arrow_column(columns[feature.name][start : start + batch_size], feature)
         batches.append(pa.record_batch(arrays))
     return batches
 
@@ -109,23 +113,34 @@ def run_tft(fn, schema, columns):
     return {name: np.array([row[name] for row in transformed]) for name in names}
 
 
-def run_tft_with_spec(fn, feature_spec: dict, columns: dict, *, desired_batch_size: int | None = None) -> dict:
+def run_tft_with_spec(
+    fn,
+    feature_spec: dict,
+    columns: dict,
+    *,
+    desired_batch_size: int | None = None,
+    transform_columns: dict | None = None,
+) -> dict:
     """tf.Transform's outputs for raw ``columns`` described by a tf.Transform ``feature_spec``.
 
     ``columns`` holds one sequence per feature, one element per row (a list or
     array for ``VarLenFeature``/``RaggedFeature`` features). Outputs come back in
     row order: dense ``[batch, ...]`` outputs as numpy arrays of their shape,
     sparse and ragged ones as object arrays holding one numpy array per row.
+    With ``transform_columns``, ``columns`` are analyzed and the outputs are
+    those of ``transform_columns`` (data the analysis did not see).
     """
     import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    n = len(next(iter(columns.values())))
     spec = dict(feature_spec, row_id_=tf.io.FixedLenFeature([], tf.int64))
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    columns = dict(columns, row_id_=np.arange(n, dtype=np.int64))
-    rows = [{name: _instance_value(columns[name][r]) for name in columns} for r in range(n)]
+
+    def rows_of(data):
+        n = len(next(iter(data.values())))
+        data = dict(data, row_id_=np.arange(n, dtype=np.int64))
+        return [{name: _instance_value(data[name][r]) for name in data} for r in range(n)]
 
     def with_row(inputs):
         outputs = dict(fn(inputs))
@@ -134,10 +149,13 @@ def run_tft_with_spec(fn, feature_spec: dict, columns: dict, *, desired_batch_si
 
     temp_dir = tempfile.mkdtemp(prefix="tft_tmp_")
     with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=temp_dir, desired_batch_size=desired_batch_size):
-        raw = pipeline | beam.Create(rows, reshuffle=False)
+        raw = pipeline | "Analyzed" >> beam.Create(rows_of(columns), reshuffle=False)
         (data, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
             with_row, output_record_batches=True
         )
+        if transform_columns is not None:
+            other = pipeline | "Transformed" >> beam.Create(rows_of(transform_columns), reshuffle=False)
+            data, _ = ((other, metadata), transform_fn) | tft_beam.TransformDataset(output_record_batches=True)
         results = collect(data | beam.Map(lambda batch_and_passthrough: batch_and_passthrough[0]))
         _ = transform_fn | tft_beam.WriteTransformFn(os.path.join(temp_dir, "out"))
     table = pa.Table.from_batches(collected(results))
@@ -164,15 +182,22 @@ def _instance_value(value):
 def _as_numpy(column: pa.Array, feature) -> np.ndarray:
     if isinstance(feature, tf.io.FixedLenFeature):
         values = column.flatten() if pa.types.is_list(column.type) or pa.types.is_large_list(column.type) else column
-        flat = np.array(values.to_pylist(), dtype=object) if pa.types.is_binary(values.type) else values.to_numpy()
+        flat = np.array(values.to_pylist(), dtype=object) if _is_bytes(values.type) else values.to_numpy()
         return flat.reshape([len(column), *feature.shape])
     return list_rows(column)
+
+
+def _is_bytes(arrow_type) -> bool:
+    return any(
+        check(arrow_type)
+        for check in (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_string, pa.types.is_large_string)
+    )
 
 
 def list_rows(column: pa.Array) -> np.ndarray:
     """A list column as an object array of one numpy array per row, in the list's value dtype."""
     value_type = column.type.value_type
-    dtype = object if pa.types.is_binary(value_type) or pa.types.is_string(value_type) else value_type.to_pandas_dtype()
+    dtype = object if _is_bytes(value_type) else value_type.to_pandas_dtype()
     rows = np.empty(len(column), dtype=object)
     rows[:] = [np.asarray(row, dtype=dtype) for row in column.to_pylist()]
     return rows

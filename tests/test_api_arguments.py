@@ -53,10 +53,16 @@ def test_a_misspelt_argument_names_the_nearest_one():
 
 
 def test_an_argument_not_supported_yet_says_so():
-    message = error_tracing(lambda inputs: {"v": pp.compute_and_apply_vocabulary(inputs["c"], labels=inputs["i"])})
-    assert message.startswith("pp.compute_and_apply_vocabulary: `labels` is not supported yet")
+    from preprocessing._api import api_function
+
+    @api_function(unsupported={"labels": "supervised ranking is not implemented yet"})
+    def ranked(x, labels=None):
+        return x
+
+    message = error_tracing(lambda inputs: {"v": ranked(inputs["c"], labels=inputs["i"])})
+    assert message == "pp.ranked: `labels` is not supported yet (supervised ranking is not implemented yet)"
     # its default value is fine
-    engine.trace(lambda inputs: {"v": pp.compute_and_apply_vocabulary(inputs["c"], labels=None)}, SCHEMA)
+    engine.trace(lambda inputs: {"v": ranked(inputs["c"], labels=None)}, SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -72,7 +78,7 @@ def test_an_argument_not_supported_yet_says_so():
             lambda x, i, c: pp.vocabulary(x),
             "pp.vocabulary: `x` must be a tf.string or integer tensor; got a tf.float32 tensor",
         ),
-        (lambda x, i, c: pp.vocabulary(c, top_k=-1), "pp.vocabulary: `top_k` must be an integer >= 0; got -1"),
+        (lambda x, i, c: pp.vocabulary(c, top_k=-1), "pp.vocabulary: `top_k` must be an integer >= 1; got -1"),
         (
             lambda x, i, c: pp.scale_by_min_max(x, 1.0, 0.0),
             "pp.scale_by_min_max: `output_max` must be greater than `output_min` (1); got 0",

@@ -797,7 +797,7 @@ def test_killed_and_interrupted_runs_leave_the_earlier_output_and_the_next_run_s
     # Determinism: the same job on the same data learns the same values, byte for byte.
     after = snapshot(out)
     learned = [name for name in before if name.startswith("transform_fn/assets")]
-    assert len(learned) == 3  # assets.extra/analyzers.json and the two vocabularies
+    assert len(learned) == 4  # assets.extra/analyzers.json and interface.json, and the two vocabularies
     assert {name: after[name] for name in learned} == {name: before[name] for name in learned}
 
 

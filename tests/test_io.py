@@ -234,7 +234,7 @@ def test_tfrecord_with_several_values_per_feature_is_rejected(tmp_path):
     with tf.io.TFRecordWriter(str(tmp_path / "multi.tfrecord")) as writer:
         writer.write(_example({"x": 0.5}))
         writer.write(example.SerializeToString())
-    with pytest.raises(InputError, match="record 2: feature 'x' has 2 values; featurebeam reads one value per feature"):
+    with pytest.raises(InputError, match="record 2: feature 'x' has 2 values, but column 'x' holds one value per row"):
         read_all(str(tmp_path / "multi.tfrecord"), None)
 
 
