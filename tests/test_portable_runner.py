@@ -206,3 +206,16 @@ def test_three_phase_job_with_nans_and_bad_records_counts_the_same(services, tmp
 
     assert rejected_lines(tmp_path / "portable") == rejected_lines(tmp_path / "direct")
     assert len(rejected_lines(tmp_path / "portable")) == 4
+
+
+def test_a_missing_job_service_or_worker_pool_is_an_error_not_a_wait(services):
+    from beam_jobs._portable import check_endpoints
+    from beam_jobs.local_portable import free_port
+    from featurebeam_base.errors import ConfigError
+
+    check_endpoints(services.options, timeout_s=30)  # both answer
+    nobody = f"localhost:{free_port()}"
+    with pytest.raises(ConfigError, match=rf"^`pipeline_options.job_endpoint` {nobody}: no job service answers there"):
+        check_endpoints({**services.options, "job_endpoint": nobody}, timeout_s=1)
+    with pytest.raises(ConfigError, match=rf"^`pipeline_options.environment_config` {nobody}: no worker pool answers"):
+        check_endpoints({**services.options, "environment_config": nobody}, timeout_s=1)
