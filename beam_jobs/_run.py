@@ -175,6 +175,23 @@ def _record_counts(summary: dict, counts: dict[str, int], job: JobConfig, final:
     summary["rejected"] = {**rejected, "path": FileSystems.join(final, REJECTED_DIR) if rejected["records"] else None}
 
 
+def _prepared(job: JobConfig, command: str, transform_fn: str | None, dry_run: bool, inputs: tuple | None):
+    """The input files, their format, and the checked preprocessing_fn or transform_fn.
+
+    In a dry run, what reads a remote path waits a few seconds at most.
+    """
+    files, input_format = inputs or list_inputs(job, dry_run)
+    skip = job.input.on_bad_record == "skip"
+    resolved = bounded_in_dry_run(
+        dry_run, files[0].path, lambda: resolve_schema(files, input_format, job.input.schema, skip_bad_records=skip)
+    )
+    if command == "transform":
+        prepared = bounded_in_dry_run(dry_run, transform_fn, lambda: prepare_transform(job, resolved, transform_fn))
+    else:
+        prepared = prepare_analysis(job, resolved)
+    return files, input_format, prepared
+
+
 def execute(
     job: JobConfig,
     command: str = "run",
@@ -200,15 +217,7 @@ def execute(
     if on_warning is not None and not dry_run:
         for warning in warnings:
             on_warning(warning)
-    files, input_format = inputs or list_inputs(job, dry_run)
-    skip = job.input.on_bad_record == "skip"
-    resolved = bounded_in_dry_run(
-        dry_run, files[0].path, lambda: resolve_schema(files, input_format, job.input.schema, skip_bad_records=skip)
-    )
-    if command == "transform":
-        prepared = bounded_in_dry_run(dry_run, transform_fn, lambda: prepare_transform(job, resolved, transform_fn))
-    else:
-        prepared = prepare_analysis(job, resolved)
+    files, input_format, prepared = _prepared(job, command, transform_fn, dry_run, inputs)
     if dry_run:
         prepared.notes.extend(warnings)
     final = job.output.path
@@ -220,7 +229,7 @@ def execute(
     summary["warnings"] = warnings
     prepare_s = time.monotonic() - started
     if dry_run:
-        if runner.kind == "dataflow":
+        if runner.kind == "dataflow":  # what the runner would be given, built offline
             summary["dataflow_job"] = _dataflow.dry_run(pipeline, options_dict)
         elif runner.kind == "portable":
             summary["portable_job"] = _portable.translate(pipeline, options)
