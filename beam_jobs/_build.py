@@ -13,7 +13,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_jobs._analyze import AnalyzeToValues
 from beam_jobs._api import TransformDataset
 from beam_jobs._job import JobConfig
-from beam_jobs._layout import DATA_DIR, ERRORS_DIR, REJECTED_DIR
+from beam_jobs._layout import COUNTS_DIR, DATA_DIR, ERRORS_DIR, REJECTED_DIR
 from beam_jobs._prepare import Prepared
 from beam_jobs._read import ReadBatches, fill_defaults
 from beam_jobs._statistics import ComputeStatistics, WriteStatistics
@@ -92,6 +92,7 @@ def build(
             after=after,
             extra_columns=others if (first and statistics) or skip_same else (),
             keep_nulls=first and statistics,
+            counts_dir=FileSystems.join(staging, COUNTS_DIR),
         )
         if first and statistics:
             features = [(f.name, f.type) for f in prepared.input_schema.features]
@@ -114,5 +115,9 @@ def build(
     batches = pipeline | "ReadForTransform" >> reader(stage, after, first=not analyzed)
     transformed = ((batches, schema), transform_fn) | "Transform" >> TransformDataset()
     _ = transformed | "Write" >> WriteBatches(
-        FileSystems.join(staging, DATA_DIR), job.output.format, prepared.outputs, num_shards=job.output.num_shards
+        FileSystems.join(staging, DATA_DIR),
+        job.output.format,
+        prepared.outputs,
+        num_shards=job.output.num_shards,
+        counts_path=FileSystems.join(staging, COUNTS_DIR, "written.json"),
     )

@@ -279,14 +279,21 @@ def resolve_path(path: str, base: str) -> str:
 def parse_override(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` with VALUE read as YAML (``2`` is an int, ``[a, b]`` a list, ``null`` removes KEY).
 
+    A Beam option's VALUE (``pipeline_options.KEY``) stays text, to be read by
+    the option's own type as Beam's command line reads ``--KEY=VALUE``.
+
     >>> parse_override("output.num_shards=2")
     ('output.num_shards', 2)
     >>> parse_override("input.schema.tags.shape=varlen")
     ('input.schema.tags.shape', 'varlen')
+    >>> parse_override("pipeline_options.flink_master=[local]")
+    ('pipeline_options.flink_master', '[local]')
     """
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"`--set` takes KEY=VALUE, e.g. --set output.format=tfrecord; got {text!r}")
+    if key.strip().startswith("pipeline_options.") and raw.strip() != "null":
+        return key.strip(), raw
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:

@@ -11,3 +11,4 @@ STATISTICS_FILE = "FeatureStats.pb"
 REPORT_FILE = "report.html"  # the statistics (and, after `validate`, the anomalies) as one page
 ANOMALIES_FILE = "anomalies.json"  # `validate`: what differs from the baseline
 RAW_SCHEMA_FILE = "metadata/schema.pbtxt"  # the raw input's schema, tensorflow_metadata text format
+COUNTS_DIR = "counts"  # rows, NaNs and bad records counted by the pipeline, for run.json (staging only)

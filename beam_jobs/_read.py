@@ -14,6 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs._bad_records import BadRecord, BadRecords, _failing_positions
 from beam_jobs._casting import castable, is_list_type, row_problem
+from beam_jobs._counts import COUNTS, Tallied, WriteCounts
 from beam_jobs._inputs import _error_text
 from beam_jobs._progress import count_file_read, count_non_finite, count_rejected, count_rows
 from beam_jobs._readers import READERS
@@ -309,6 +310,9 @@ class ReadBatches(beam.PTransform):
     the job's first read counts as ``read`` (and counts non-finite floats);
     a job reads its input again for each later pass, counted separately.
 
+    With ``counts_dir``, the pass's counts (rows, and for the first read the
+    files, NaNs and bad records) are written there as ``<stage>.json``.
+
     ``on_bad_record="fail"`` stops at the first record that cannot be read;
     ``"skip"`` leaves bad records out. The first read then writes them to
     ``rejected_dir`` as JSON lines (file, place, reason, raw content) and
@@ -337,9 +341,11 @@ class ReadBatches(beam.PTransform):
         after=None,
         extra_columns=(),
         keep_nulls: bool = False,
+        counts_dir: str | None = None,
     ):
         super().__init__()
         self._after = after
+        self._counts_dir = counts_dir  # where the pass's counts are written as data (for run.json)
         self._errors_dir = errors_dir
         if on_bad_record not in ("fail", "skip"):
             raise ValueError(f"on_bad_record must be 'fail' or 'skip'; got {on_bad_record!r}")
@@ -377,13 +383,22 @@ class ReadBatches(beam.PTransform):
             keep_nulls=self._keep_nulls,
             warn_non_finite=self._warn,
         )
-        if not (self._skip and self._stage == "read"):
+        rejects = self._skip and self._stage == "read"
+        counted = self._counts_dir is not None
+        tags = [tag for tag, wanted in ((COUNTS, counted), (REJECTED, rejects)) if wanted]
+        if not tags:
             return files | "ReadFiles" >> beam.ParDo(read)
-        outputs = files | "ReadFiles" >> beam.ParDo(read).with_outputs(REJECTED, main="batches")
-        _ = outputs[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
-            FileSystems.join(self._rejected_dir, "part"),
-            file_name_suffix=".jsonl",
-            shard_name_template=SHARD_TEMPLATE,
-            skip_if_empty=True,
+        outputs = files | "ReadFiles" >> beam.ParDo(Tallied(read) if counted else read).with_outputs(
+            *tags, main="batches"
         )
+        if counted:
+            counts_path = FileSystems.join(self._counts_dir, f"{self._stage}.json")
+            _ = outputs[COUNTS] | "WriteCounts" >> WriteCounts(counts_path)
+        if rejects:
+            _ = outputs[REJECTED] | "WriteRejected" >> beam.io.WriteToText(
+                FileSystems.join(self._rejected_dir, "part"),
+                file_name_suffix=".jsonl",
+                shard_name_template=SHARD_TEMPLATE,
+                skip_if_empty=True,
+            )
         return outputs.batches

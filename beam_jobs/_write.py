@@ -70,11 +70,24 @@ def _counted(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
 
 
+def _rows_written(batch: pa.RecordBatch) -> dict[str, int]:
+    return {"rows_written": batch.num_rows}
+
+
 class WriteBatches(beam.PTransform):
     """Writes RecordBatches under ``directory`` as ``part-*`` shards; returns the file names."""
 
-    def __init__(self, directory: str, output_format: str, columns: list[OutputColumn], *, num_shards: int = 0):
+    def __init__(
+        self,
+        directory: str,
+        output_format: str,
+        columns: list[OutputColumn],
+        *,
+        num_shards: int = 0,
+        counts_path: str | None = None,
+    ):
         super().__init__()
+        self._counts_path = counts_path  # the rows written, counted as data (for run.json)
         self._directory = directory
         self._format = output_format
         self._columns = list(columns)
@@ -83,6 +96,11 @@ class WriteBatches(beam.PTransform):
     def expand(self, batches):
         prefix = FileSystems.join(self._directory, "part")
         counted = batches | "CountRows" >> beam.Map(_counted)
+        if self._counts_path is not None:
+            from beam_jobs._counts import WriteCounts
+
+            rows = batches | "RowsWritten" >> beam.Map(_rows_written)
+            _ = rows | "WriteCounts" >> WriteCounts(self._counts_path)
         schema = arrow_schema(self._columns)
         if self._format == "parquet":
             return (

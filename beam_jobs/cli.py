@@ -227,10 +227,13 @@ def _dispatch(args, console: _Console) -> int:
         job = dataclasses.replace(job, statistics=False)
     if args.command != "validate":  # validate reads the input only; the fn need not be on this machine
         check_preprocessing_fn_file(job)
-    from beam_jobs._inputs import list_input_files
+    from beam_jobs._network import list_inputs
+    from beam_jobs._runner_options import resolved_options
 
-    inputs = list_input_files(job.input.path, job.input.format)
-    show_progress = console.is_terminal() and not args.quiet and not getattr(args, "dry_run", False)
+    dry_run = getattr(args, "dry_run", False)
+    resolved_options(job, dry_run=dry_run)  # the runner and its options, offline: before any network wait
+    inputs = list_inputs(job, dry_run)
+    show_progress = console.is_terminal() and not args.quiet and not dry_run
     if args.command == "validate":
         return _validate(args, job, inputs, console, show_progress)
     from beam_jobs import _run
@@ -242,6 +245,7 @@ def _dispatch(args, console: _Console) -> int:
         dry_run=args.dry_run,
         progress_stream=console.err if show_progress else None,
         inputs=inputs,
+        on_warning=lambda warning: console.err.write(f"featurebeam: warning: {warning}\n"),
     )
     if args.dry_run:
         console.out.write(_format_dry_run(summary) + "\n")
@@ -304,13 +308,9 @@ def _format_dry_run(summary: dict) -> str:
         "  pipeline options:",
     ]
     lines.extend(f"    {key}: {value}" for key, value in summary["pipeline_options"].items())
-    dataflow = summary.get("dataflow_job")
-    if dataflow:
-        lines.append("  Dataflow job (constructed offline, not submitted):")
-        lines.append(f"    name: {dataflow['name']}")
-        lines.append(f"    transforms: {dataflow['transforms']}")
-        lines.append(f"    setup_file: {dataflow['setup_file']}")
-        lines.append(f"    staged files: {', '.join(dataflow['staged_files'])}")
+    from beam_jobs._dry_run import runner_lines
+
+    lines.extend(runner_lines(summary))
     lines.extend(f"  note: {note}" for note in summary["notes"])
     return "\n".join(lines)
 

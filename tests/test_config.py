@@ -298,7 +298,9 @@ def test_set_overrides_with_yaml_values_and_cwd_paths(tmp_path, monkeypatch):
         runner="DirectRunner",
     )
     assert job.output.format == "tfrecord"
-    assert job.pipeline_options == {"direct_num_workers": 2}
+    # a Beam option's value stays text until it is read by the option's own type
+    assert job.pipeline_options == {"direct_num_workers": "2"}
+    assert resolved_options(job)["direct_num_workers"] == 2
     assert job.output.path == str(tmp_path / "elsewhere" / "out")
     assert job.input.schema["fare"].default == 0
     with pytest.raises(ConfigError, match="`--set` takes KEY=VALUE"):
@@ -337,7 +339,7 @@ def test_runner_typo(tmp_path):
 def test_dataflow_needs_project_region_and_gcs_temp_location(tmp_path):
     message = error_of(tmp_path, {**MINIMAL, "runner": "DataflowRunner", "pipeline_options": {"region": "us-central1"}})
     assert message == "`pipeline_options.project` is required for DataflowRunner"
-    options = {"project": "p", "region": "r", "temp_location": "/tmp"}
+    options = {"project": "my-project", "region": "us-central1", "temp_location": "/tmp"}
     message = error_of(tmp_path, {**MINIMAL, "runner": "DataflowRunner", "pipeline_options": options})
     assert message.startswith("`pipeline_options.temp_location` must be a gs:// path for DataflowRunner")
 
