@@ -11,19 +11,21 @@ published like a run's output, all at once.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TextIO
 
-import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs import _anomalies, _publish, _report
 from beam_jobs._job import JobConfig
-from beam_jobs._layout import ANOMALIES_FILE, ERRORS_DIR, RAW_SCHEMA_FILE, REJECTED_DIR, REPORT_FILE
+from beam_jobs._layout import ANOMALIES_FILE, COUNTS_DIR, ERRORS_DIR, RAW_SCHEMA_FILE, REJECTED_DIR, REPORT_FILE
+from beam_jobs._progress import Progress, rows_per_stage
 from beam_jobs._read import ReadBatches
-from beam_jobs._run import _now, _record_counts, _run_pipeline
-from beam_jobs._runner_options import build_options, check_paths_for_runner, resolved_options
+from beam_jobs._run import _job_counts, _new_pipeline, _now, _record_counts, _run_pipeline
+from beam_jobs._runner_options import build_options, resolved_options, runner_notes, workers_in_this_process
+from beam_jobs._runners import resolve_runner
 from beam_jobs._schema import resolve_schema
 from beam_jobs._statistics import ComputeStatistics, WriteStatistics, read_statistics, statistics_path
 from beam_jobs._write import write_file, write_json
@@ -82,6 +84,7 @@ def _build(pipeline, job: JobConfig, files, input_format: str, columns, staging:
         rejected_dir=FileSystems.join(staging, REJECTED_DIR),
         errors_dir=FileSystems.join(staging, ERRORS_DIR),
         extra_columns=columns.features,  # every column, missing values kept
+        counts_dir=FileSystems.join(staging, COUNTS_DIR),
     )
     _ = (
         pipeline
@@ -117,18 +120,27 @@ def validate(
         import os
 
         final = os.path.abspath(final)
-    notes = check_paths_for_runner(job, False)
+    options_dict = resolved_options(job, dry_run=False)
+    notes = runner_notes(job, options_dict, False)
     staging = _publish.staging_path(final)
-    pipeline = beam.Pipeline(options=build_options(resolved_options(job, dry_run=False)))
+    pipeline = _new_pipeline(resolve_runner(job.runner), build_options(options_dict), options_dict)
     _build(pipeline, job, files, input_format, columns, staging)
     _publish.clean_stale_siblings(final)
     _publish.check_replaceable(final)
     try:
         _publish.make_staging(staging)
-        result = _run_pipeline(pipeline, "validate", progress_stream, staging)
-        _publish.discard(FileSystems.join(staging, ERRORS_DIR))
+        progress = None
+        if progress_stream is not None:
+            progress = Progress(progress_stream, "validate", workers_in_this_process(options_dict), job.runner)
+        with progress or contextlib.nullcontext():
+            _run_pipeline(pipeline, staging)
+            pipeline_counts = _job_counts(staging)
+            if progress is not None:
+                progress.finish(rows_per_stage(pipeline_counts))
+        for done in (ERRORS_DIR, COUNTS_DIR):
+            _publish.discard(FileSystems.join(staging, done))
         counts: dict = {}
-        _record_counts(counts, result, job, final)
+        _record_counts(counts, pipeline_counts, job, final)
         statistics = read_statistics(statistics_path(staging))
         anomalies, measurements = _anomalies.compare(base_statistics, statistics, job.validation, schema)
         document = {
